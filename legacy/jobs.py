@@ -1,0 +1,31 @@
+"""Job status helpers as the services had them: ORM objects changed in place.
+
+Shows: status kept on a loaded `Job` and committed on whatever session the caller has.
+Does not guarantee: that the object is still loaded (F2), that a JSON column changed in
+place is written (R9), or that a job ends terminal when something raises (F11).
+"""
+
+from playbook.models import Job, JobStatus, utcnow
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def start_job(job: Job, session: AsyncSession) -> None:
+    job.status = JobStatus.processing
+    job.start_time = utcnow()
+    await session.commit()
+
+
+def record_item(job: Job, item: str, error: str | None) -> None:
+    if error is None:
+        job.completed_count += 1
+        job.item_results[item] = "completed"
+    else:
+        job.failed_count += 1
+        job.item_results[item] = f"failed: {error}"
+        job.error = f"Error processing item {item}: {error}"
+
+
+async def finish_job(job: Job, session: AsyncSession) -> None:
+    job.status = JobStatus.completed if job.failed_count == 0 else JobStatus.partial
+    job.end_time = utcnow()
+    await session.commit()

@@ -1,0 +1,37 @@
+"""The app factory: one variant behind the HTTP contract, on one database.
+
+The engine and the upstream client are created in the lifespan, on the loop that
+serves requests, and closed at shutdown (R8). Schema creation is not done here: the
+CLI and the tests prepare the database before an app starts.
+"""
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from fastapi import FastAPI
+from sqlalchemy.engine import URL
+
+from playbook.api import router as jobs_router
+from playbook.database import bound_engine
+from playbook.settings import Settings
+from playbook.upstream.client import bound_http_client
+
+Variant = Literal["legacy", "standardized"]
+VARIANTS: tuple[Variant, ...] = ("legacy", "standardized")
+
+
+def create_app(variant: Variant, *, database_url: URL, settings: Settings) -> FastAPI:
+    routes = importlib.import_module(f"{variant}.routes")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with bound_engine(database_url, settings), bound_http_client(settings):
+            yield
+
+    app = FastAPI(title=f"Background-task playbook: {variant}", lifespan=lifespan)
+    app.state.variant = variant
+    app.include_router(routes.router)
+    app.include_router(jobs_router)
+    return app

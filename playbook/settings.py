@@ -1,0 +1,31 @@
+"""Settings read from the environment (or a `.env` file), one object for the whole harness."""
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql+asyncpg:// URL of a server; unset starts the embedded PostgreSQL.",
+    )
+    pgdata: Path = Field(default=PROJECT_ROOT / ".pgdata", description="Embedded server data folder.")
+    database_name: str = "playbook"
+    pool_size: int = 5
+    max_overflow: int = 0
+    pool_timeout: float = 5.0
+    upstream_latency_ms: int = Field(default=0, ge=0, description="Latency the simulator adds to every answer.")
+    upstream_timeout: float = Field(default=2.0, gt=0, description="httpx timeout for upstream calls, seconds.")
+    max_batch_items: int = 1000
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,93 @@
+"""Job status transitions for background work, each in its own short session.
+
+Shows: status and counters written with atomic SQL (R9), a job that always ends in a
+terminal status with its error recorded (R5, R6), and a re-run that starts from zero (R7).
+Does not guarantee: recovery after the process dies mid-job; that needs a reaper or a
+task engine that re-runs stalled jobs.
+"""
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable
+
+from sqlalchemy import case, func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from playbook.models import Job, JobStatus
+from standardized.db import get_background_session
+
+logger = logging.getLogger(__name__)
+
+
+async def start_job(*, job_id: uuid.UUID) -> None:
+    # A re-run resets what an earlier attempt wrote, so counts stay correct (R7).
+    async with get_background_session() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status=JobStatus.processing,
+                start_time=func.now(),
+                end_time=None,
+                completed_count=0,
+                failed_count=0,
+                error=None,
+                item_results={},
+            )
+        )
+
+
+async def record_item(*, session: AsyncSession, job_id: uuid.UUID, item: str, error: str | None) -> None:
+    """Count one item and store its outcome with atomic SQL (R9), in the caller's transaction."""
+    outcome = "completed" if error is None else f"failed: {error}"
+    await session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            completed_count=Job.completed_count + int(error is None),
+            failed_count=Job.failed_count + int(error is not None),
+            # A new JSONB value built in SQL: no read-modify-write, nothing lost (R9).
+            item_results=Job.item_results.op("||")(func.jsonb_build_object(item, outcome)),
+            error=Job.error if error is None else f"Error processing item {item}: {error}",
+        )
+    )
+
+
+async def finish_job(*, job_id: uuid.UUID) -> None:
+    """Set the final status from the counts the database holds."""
+    async with get_background_session() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status=case(
+                    (Job.failed_count == 0, JobStatus.completed),
+                    (Job.completed_count == 0, JobStatus.failed),
+                    else_=JobStatus.partial,
+                ),
+                end_time=func.now(),
+            )
+        )
+
+
+async def fail_job(*, job_id: uuid.UUID, error: str) -> None:
+    # A fresh session: the one that failed may be unusable (R5).
+    async with get_background_session() as session:
+        await session.execute(
+            update(Job).where(Job.id == job_id).values(status=JobStatus.failed, error=error, end_time=func.now())
+        )
+
+
+async def run_job(*, job_id: uuid.UUID, work: Awaitable[None]) -> None:
+    """Await `work` as job `job_id`; whatever happens, the job ends terminal with the error recorded."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        logger.warning("job %s cancelled", job_id)
+        await fail_job(job_id=job_id, error="cancelled before it finished")
+        raise
+    except Exception as exc:
+        # Recorded and logged, not re-raised: a raising task would stop the tasks queued after it (F11).
+        logger.exception("job %s failed", job_id)
+        await fail_job(job_id=job_id, error=f"{type(exc).__name__}: {exc}")

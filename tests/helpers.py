@@ -1,0 +1,52 @@
+"""Small steps the spec repeats: submit a job, wait for its background work, read it back."""
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from playbook.models import Base
+from playbook.server import RunningApp
+
+
+async def submit(app: RunningApp, path: str, body: dict) -> dict:
+    response = await app.client.post(path, json=body)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+async def run_to_end(app: RunningApp, path: str, body: dict) -> dict:
+    """Submit a job, wait until its background work ended, and return the job as the API reads it."""
+    accepted = await submit(app, path, body)
+    await app.wait_idle()
+    return await read_job(app, accepted["id"])
+
+
+async def read_job(app: RunningApp, job_id: str) -> dict:
+    response = await app.client.get(f"/api/v3/jobs/{job_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def read_results(app: RunningApp, job_id: str) -> dict:
+    response = await app.client.get(f"/api/v3/jobs/{job_id}/results")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def aware(timestamp: str | None) -> datetime:
+    assert timestamp is not None, "timestamp missing"
+    parsed = datetime.fromisoformat(timestamp)
+    assert parsed.tzinfo is not None, f"{timestamp} has no timezone"
+    return parsed
+
+
+async def count_rows(engine: AsyncEngine, model: type[Base]) -> int:
+    async with AsyncSession(engine) as session:
+        return await session.scalar(select(func.count()).select_from(model))
+
+
+def error_messages(response_json: dict) -> str:
+    """FastAPI's 422 detail as one string, to look for the message a person would read."""
+    detail = response_json["detail"]
+    return detail if isinstance(detail, str) else " | ".join(error["msg"] for error in detail)
