@@ -129,3 +129,10 @@ async def bound_engine(url: URL, settings: Settings) -> AsyncIterator[AsyncEngin
     finally:
         _bound_engine = None
         await engine.dispose()
+
+
+async def prepare_database(settings: Settings, name: str, *, replace: bool) -> URL:
+    """Resolve the server, create database `name` with the schema, return its URL."""
+    url = await create_database(resolve_server_url(settings), name, replace=replace)
+    await create_schema(url)
+    return url

@@ -40,6 +40,10 @@ class InFlight:
             if self._running == 0:
                 self._idle.set()
 
+    @property
+    def idle(self) -> bool:
+        return self._running == 0
+
     async def wait_idle(self, timeout: float) -> None:
         async with asyncio.timeout(timeout):
             await self._idle.wait()
@@ -67,6 +71,11 @@ class RunningApp:
     @property
     def escaped_exceptions(self) -> list[BaseException]:
         return self.escaped.exceptions
+
+    @property
+    def idle(self) -> bool:
+        """No request or background task is running (the caller's own finished requests aside)."""
+        return self.in_flight.idle
 
     async def wait_idle(self, timeout: float = 60.0) -> None:
         """Wait until every request and background task has finished."""

@@ -23,7 +23,6 @@ class Settings(BaseSettings):
     pool_timeout: float = 5.0
     upstream_latency_ms: int = Field(default=0, ge=0, description="Latency the simulator adds to every answer.")
     upstream_timeout: float = Field(default=2.0, gt=0, description="httpx timeout for upstream calls, seconds.")
-    max_batch_items: int = 1000
 
 
 @cache

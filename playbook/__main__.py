@@ -1,0 +1,44 @@
+"""Command line behind the Makefile: `python -m playbook {compare,serve,db-stop}`."""
+
+import argparse
+import asyncio
+import sys
+
+from playbook.app import VARIANTS
+from playbook.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m playbook", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("compare", help="run every scenario on both variants and print the table")
+    serve = commands.add_parser("serve", help="serve one variant under uvicorn on 127.0.0.1")
+    serve.add_argument("--variant", choices=VARIANTS, default="standardized")
+    serve.add_argument("--port", type=int, default=8000)
+    commands.add_parser("db-stop", help="stop an embedded PostgreSQL left running")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+
+    if args.command == "compare":
+        from playbook.compare import compare
+
+        return asyncio.run(compare(settings))
+    if args.command == "serve":
+        import uvicorn
+
+        from playbook.app import create_app
+        from playbook.database import prepare_database
+
+        url = asyncio.run(prepare_database(settings, settings.database_name, replace=False))
+        print(f"serving {args.variant} on http://127.0.0.1:{args.port} (docs at /docs)", file=sys.stderr)
+        uvicorn.run(create_app(args.variant, database_url=url, settings=settings), host="127.0.0.1", port=args.port)
+        return 0
+    from playbook.embedded import stop_embedded_server
+
+    stopped = stop_embedded_server(settings.pgdata)
+    print(f"embedded PostgreSQL in {settings.pgdata}: {'stopped' if stopped else 'not running'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
