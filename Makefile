@@ -31,7 +31,7 @@ db-stop: install ## Stop an embedded PostgreSQL left running in .pgdata
 	$(BIN)/python -m playbook db-stop
 
 lock: install ## Re-resolve requirements.lock from pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 --generate-hashes --quiet -o requirements.lock
 
 clean: ## Remove .venv, reports and caches (keeps the database in .pgdata)
 	rm -rf $(VENV) reports .pytest_cache .benchmarks
