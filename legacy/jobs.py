@@ -5,8 +5,23 @@ Does not guarantee: that the object is still loaded (F2), that a JSON column cha
 place is written (R9), or that a job ends terminal when something raises (F11).
 """
 
-from playbook.models import Job, JobStatus, utcnow
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from playbook.models import Job, JobStatus, utcnow
+from playbook.schemas import JobOut
+
+
+async def create_job(session: AsyncSession, kind: str, total_items: int, params: dict[str, Any]) -> tuple[Job, JobOut]:
+    """Insert a pending job; return it with the response body read before the commit."""
+    job = Job(kind=kind, total_items=total_items, params=params)
+    session.add(job)
+    await session.flush()
+    accepted = JobOut.model_validate(job)
+    # Commit before scheduling, so the task finds the row.
+    await session.commit()
+    return job, accepted
 
 
 async def start_job(job: Job, session: AsyncSession) -> None:

@@ -1,22 +1,53 @@
-"""The endpoints that start background work (HTTP contract, DESIGN §5)."""
+"""The endpoints that start background work (HTTP contract, DESIGN §5).
+
+Each one validates the body, commits a pending job, and hands the task what was at
+hand: the ORM object, the request's session, or just the id.
+"""
 
 from fastapi import APIRouter, BackgroundTasks
 
 from legacy.db import SessionDep
+from legacy.jobs import create_job
 from legacy.services.batch.batch_functions import process_batch_with_own_session
-from playbook.models import Job
-from playbook.schemas import BatchRequest, JobOut
+from legacy.services.places.places_search_service import process_places_search_background
+from legacy.services.sitemap.background_service import process_batch_background, process_domain_background
+from legacy.tasks.email_scraper import scrape_emails_task
+from playbook.schemas import BatchRequest, EmailScanRequest, JobOut, PlacesSearchRequest, SitemapBatchRequest, SitemapScanRequest
 
 router = APIRouter(prefix="/api/v3")
+ACCEPTED = {"status_code": 202, "response_model": JobOut}
 
 
-@router.post("/batches", status_code=202, response_model=JobOut)
+@router.post("/batches", **ACCEPTED)
 async def create_batch(body: BatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
-    batch = Job(kind="batch", total_items=len(body.items))
-    session.add(batch)
-    await session.flush()
-    accepted = JobOut.model_validate(batch)
-    # Commit before scheduling, so the task finds the row.
-    await session.commit()
+    batch, accepted = await create_job(session, "batch", total_items=len(body.items), params={})
     background_tasks.add_task(process_batch_with_own_session, batch, body.items, session)
+    return accepted
+
+
+@router.post("/sitemap/scan", **ACCEPTED)
+async def scan_sitemap(body: SitemapScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
+    _, accepted = await create_job(session, "sitemap_scan", total_items=1, params={"domain": body.domain})
+    background_tasks.add_task(process_domain_background, accepted.id, body.domain)
+    return accepted
+
+
+@router.post("/sitemap/batch", **ACCEPTED)
+async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
+    _, accepted = await create_job(session, "sitemap_batch", total_items=len(body.domains), params={"domains": body.domains})
+    background_tasks.add_task(process_batch_background, accepted.id, body.domains)
+    return accepted
+
+
+@router.post("/places/search", **ACCEPTED)
+async def search_places(body: PlacesSearchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
+    _, accepted = await create_job(session, "places_search", total_items=0, params=body.model_dump())
+    background_tasks.add_task(process_places_search_background, accepted.id, body.query, body.location)
+    return accepted
+
+
+@router.post("/email-scraper/scan", **ACCEPTED)
+async def scan_emails(body: EmailScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
+    _, accepted = await create_job(session, "email_scan", total_items=0, params={"domain": body.domain})
+    background_tasks.add_task(scrape_emails_task, accepted.id, body.domain, session)
     return accepted

@@ -13,8 +13,19 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.database import get_engine
-from playbook.models import BatchItem, Job
-from playbook.schemas import BatchResults, Health, JobOut
+from sqlalchemy.orm import aliased
+
+from playbook.models import BatchItem, Contact, Job, JobPlace, Place, SitemapFile, SitemapUrl
+from playbook.schemas import (
+    BatchResults,
+    EmailResults,
+    Health,
+    JobOut,
+    JobResults,
+    PlacesResults,
+    SitemapFileOut,
+    SitemapResults,
+)
 
 router = APIRouter()
 
@@ -39,11 +50,57 @@ async def read_job(job_id: uuid.UUID, session: ReadSessionDep) -> Job:
     return await _job_or_404(session, job_id)
 
 
-@router.get("/api/v3/jobs/{job_id}/results", response_model=BatchResults, responses={404: {"description": "No such job"}})
-async def read_job_results(job_id: uuid.UUID, session: ReadSessionDep) -> BatchResults:
-    await _job_or_404(session, job_id)
-    items = await session.scalars(select(BatchItem).where(BatchItem.job_id == job_id).order_by(BatchItem.domain))
-    return BatchResults(job_id=job_id, items=items.all())
+@router.get("/api/v3/jobs/{job_id}/results", response_model=JobResults, responses={404: {"description": "No such job"}})
+async def read_job_results(job_id: uuid.UUID, session: ReadSessionDep) -> JobResults:
+    job = await _job_or_404(session, job_id)
+    if job.kind == "batch":
+        return await _batch_results(session, job)
+    if job.kind in ("sitemap_scan", "sitemap_batch"):
+        return await _sitemap_results(session, job)
+    if job.kind == "places_search":
+        return await _places_results(session, job)
+    return await _email_results(session, job)
+
+
+async def _batch_results(session: AsyncSession, job: Job) -> BatchResults:
+    items = await session.scalars(select(BatchItem).where(BatchItem.job_id == job.id).order_by(BatchItem.domain))
+    return BatchResults(job_id=job.id, items=items.all())
+
+
+async def _sitemap_results(session: AsyncSession, job: Job) -> SitemapResults:
+    parent = aliased(SitemapFile)
+    files = await session.execute(
+        select(SitemapFile, parent.url)
+        .outerjoin(parent, SitemapFile.parent_id == parent.id)
+        .where(SitemapFile.job_id == job.id)
+        .order_by(SitemapFile.id)
+    )
+    urls = await session.scalars(
+        select(SitemapUrl).join(SitemapFile).where(SitemapFile.job_id == job.id).order_by(SitemapUrl.id)
+    )
+    return SitemapResults(
+        job_id=job.id,
+        kind=job.kind,
+        sitemap_files=[
+            SitemapFileOut(
+                domain=file.domain, url=file.url, kind=file.kind, parent_url=parent_url, url_count=file.url_count
+            )
+            for file, parent_url in files
+        ],
+        urls=urls.all(),
+    )
+
+
+async def _places_results(session: AsyncSession, job: Job) -> PlacesResults:
+    places = await session.scalars(
+        select(Place).join(JobPlace).where(JobPlace.job_id == job.id).order_by(JobPlace.position)
+    )
+    return PlacesResults(job_id=job.id, places=places.all())
+
+
+async def _email_results(session: AsyncSession, job: Job) -> EmailResults:
+    contacts = await session.scalars(select(Contact).where(Contact.job_id == job.id).order_by(Contact.email))
+    return EmailResults(job_id=job.id, domain=job.params["domain"], contacts=contacts.all())
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})

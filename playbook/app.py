@@ -1,7 +1,8 @@
 """The app factory: one variant behind the HTTP contract, on one database.
 
 The engine and the upstream client are created in the lifespan, on the loop that
-serves requests, and closed at shutdown (R8). Schema creation is not done here: the
+serves requests, and closed at shutdown (R8); then the variant's own lifespan starts
+what it runs beside requests (its job reaper). Schema creation is not done here: the
 CLI and the tests prepare the database before an app starts.
 """
 
@@ -24,10 +25,11 @@ VARIANTS: tuple[Variant, ...] = ("legacy", "standardized")
 
 def create_app(variant: Variant, *, database_url: URL, settings: Settings) -> FastAPI:
     routes = importlib.import_module(f"{variant}.routes")
+    variant_lifespan = importlib.import_module(f"{variant}.lifespan").lifespan
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with bound_engine(database_url, settings), bound_http_client(settings):
+        async with bound_engine(database_url, settings), bound_http_client(settings), variant_lifespan(settings):
             yield
 
     app = FastAPI(title=f"Background-task playbook: {variant}", lifespan=lifespan)

@@ -9,10 +9,12 @@ import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from typing import Any
+
 from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -31,7 +33,7 @@ TERMINAL_STATUSES = frozenset({JobStatus.completed, JobStatus.partial, JobStatus
 
 
 class Base(AsyncAttrs, DeclarativeBase):
-    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, str]: JSONB}
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, str]: JSONB, dict[str, Any]: JSONB}
 
 
 class Job(Base):
@@ -39,6 +41,7 @@ class Job(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.pending)
     total_items: Mapped[int] = mapped_column(default=0)
     completed_count: Mapped[int] = mapped_column(default=0)
@@ -48,7 +51,10 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     start_time: Mapped[datetime | None]
     end_time: Mapped[datetime | None]
+    # A SQL-expression onupdate: the value is only known to the database after a flush (F3).
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    sitemap_files: Mapped[list["SitemapFile"]] = relationship(back_populates="job", order_by="SitemapFile.id")
 
 
 class BatchItem(Base):
@@ -65,3 +71,68 @@ class BatchItem(Base):
     title: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     fetched_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SitemapFile(Base):
+    """One sitemap document fetched for a domain: an index of other sitemaps, or a set of URLs."""
+
+    __tablename__ = "sitemap_files"
+    __table_args__ = (UniqueConstraint("job_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(253))
+    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # "index" or "urlset"
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("sitemap_files.id", ondelete="CASCADE"))
+    url_count: Mapped[int] = mapped_column(default=0)
+
+    job: Mapped[Job] = relationship(back_populates="sitemap_files")
+    urls: Mapped[list["SitemapUrl"]] = relationship(back_populates="sitemap_file", order_by="SitemapUrl.id")
+
+
+class SitemapUrl(Base):
+    __tablename__ = "sitemap_urls"
+    __table_args__ = (UniqueConstraint("sitemap_file_id", "loc"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sitemap_file_id: Mapped[int] = mapped_column(ForeignKey("sitemap_files.id", ondelete="CASCADE"), index=True)
+    loc: Mapped[str] = mapped_column(Text)
+    lastmod: Mapped[str | None] = mapped_column(String(32))
+
+    sitemap_file: Mapped[SitemapFile] = relationship(back_populates="urls")
+
+
+class Place(Base):
+    """A place from the Places-style API, stored once whatever search found it."""
+
+    __tablename__ = "places"
+
+    place_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text)
+    rating: Mapped[float | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class JobPlace(Base):
+    """Which places a search job found, in the order the API returned them."""
+
+    __tablename__ = "job_places"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    place_id: Mapped[str] = mapped_column(ForeignKey("places.place_id"), primary_key=True)
+    position: Mapped[int]
+
+
+class Contact(Base):
+    """An e-mail address found on a domain's pages, stored once per domain."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("domain", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(253))
+    email: Mapped[str] = mapped_column(String(320))
+    source_url: Mapped[str] = mapped_column(Text)

@@ -5,7 +5,16 @@ import re
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    StringConstraints,
+    model_validator,
+)
 
 from playbook.models import JobStatus
 
@@ -32,12 +41,52 @@ class BatchRequest(BaseModel):
 
     @model_validator(mode="after")
     def _items_are_unique(self) -> "BatchRequest":
-        seen: set[str] = set()
-        for item in self.items:
-            if item in seen:
-                raise ValueError(f"items must be unique: {item!r} is listed more than once")
-            seen.add(item)
+        _require_unique(self.items, field="items")
         return self
+
+
+def _require_unique(values: list[str], *, field: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{field} must be unique: {value!r} is listed more than once")
+        seen.add(value)
+
+
+class SitemapScanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domain: Domain
+
+
+MAX_SITEMAP_DOMAINS = 50
+
+
+class SitemapBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domains: list[Domain] = Field(min_length=1, max_length=MAX_SITEMAP_DOMAINS)
+
+    @model_validator(mode="after")
+    def _domains_are_unique(self) -> "SitemapBatchRequest":
+        _require_unique(self.domains, field="domains")
+        return self
+
+
+SearchText = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class PlacesSearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: SearchText
+    location: SearchText
+
+
+class EmailScanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domain: Domain
 
 
 class JobOut(BaseModel):
@@ -70,6 +119,62 @@ class BatchResults(BaseModel):
     job_id: uuid.UUID
     kind: Literal["batch"] = "batch"
     items: list[BatchItemOut]
+
+
+class SitemapUrlOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    loc: str
+    lastmod: str | None
+
+
+class SitemapFileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    domain: str
+    url: str
+    kind: Literal["index", "urlset"]
+    parent_url: str | None
+    url_count: int
+
+
+class SitemapResults(BaseModel):
+    job_id: uuid.UUID
+    kind: Literal["sitemap_scan", "sitemap_batch"]
+    sitemap_files: list[SitemapFileOut]
+    urls: list[SitemapUrlOut]
+
+
+class PlaceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    place_id: str
+    name: str
+    address: str
+    rating: float | None
+
+
+class PlacesResults(BaseModel):
+    job_id: uuid.UUID
+    kind: Literal["places_search"] = "places_search"
+    places: list[PlaceOut]
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    email: str
+    source_url: str
+
+
+class EmailResults(BaseModel):
+    job_id: uuid.UUID
+    kind: Literal["email_scan"] = "email_scan"
+    domain: str
+    contacts: list[ContactOut]
+
+
+JobResults = BatchResults | SitemapResults | PlacesResults | EmailResults
 
 
 class Health(BaseModel):

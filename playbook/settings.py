@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     pool_timeout: float = 5.0
     upstream_latency_ms: int = Field(default=0, ge=0, description="Latency the simulator adds to every answer.")
     upstream_timeout: float = Field(default=2.0, gt=0, description="httpx timeout for upstream calls, seconds.")
+    reaper_interval: float = Field(default=30.0, gt=0, description="Seconds between sweeps for stuck jobs.")
+    stale_after: float = Field(default=300.0, gt=0, description="A job processing this long without progress is stuck.")
 
 
 @cache

@@ -11,6 +11,8 @@ import logging
 import uuid
 from collections.abc import Awaitable
 
+from typing import Any
+
 from sqlalchemy import case, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +20,14 @@ from playbook.models import Job, JobStatus
 from standardized.db import get_background_session
 
 logger = logging.getLogger(__name__)
+
+
+async def create_job(*, session: AsyncSession, kind: str, total_items: int, params: dict[str, Any]) -> Job:
+    """Insert a pending job and commit, so a background task started next finds it."""
+    job = Job(kind=kind, total_items=total_items, params=params)
+    session.add(job)
+    await session.commit()
+    return job
 
 
 async def start_job(*, job_id: uuid.UUID) -> None:

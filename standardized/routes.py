@@ -1,21 +1,54 @@
-"""The endpoints that start background work (HTTP contract, DESIGN §5)."""
+"""The endpoints that start background work (HTTP contract, DESIGN §5).
+
+Each one validates the body, commits a pending job, and hands the task the job's id
+and plain data, never the session or an ORM object (R1).
+"""
 
 from fastapi import APIRouter, BackgroundTasks
 
 from playbook.models import Job
-from playbook.schemas import BatchRequest, JobOut
+from playbook.schemas import BatchRequest, EmailScanRequest, JobOut, PlacesSearchRequest, SitemapBatchRequest, SitemapScanRequest
 from standardized.db import SessionDep
+from standardized.jobs import create_job
 from standardized.services.batch.batch_functions import process_batch_with_own_session
+from standardized.services.places.places_search_service import process_places_search_background
+from standardized.services.sitemap.background_service import process_batch_background, process_domain_background
+from standardized.tasks.email_scraper import scrape_emails_task
 
 router = APIRouter(prefix="/api/v3")
+ACCEPTED = {"status_code": 202, "response_model": JobOut}
 
 
-@router.post("/batches", status_code=202, response_model=JobOut)
+@router.post("/batches", **ACCEPTED)
 async def create_batch(body: BatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
-    batch = Job(kind="batch", total_items=len(body.items))
-    session.add(batch)
-    # Commit before scheduling, so the task finds the row.
-    await session.commit()
-    # Hand over the id and plain data, never the session or the ORM object (R1).
+    batch = await create_job(session=session, kind="batch", total_items=len(body.items), params={})
     background_tasks.add_task(process_batch_with_own_session, batch.id, body.items)
     return batch
+
+
+@router.post("/sitemap/scan", **ACCEPTED)
+async def scan_sitemap(body: SitemapScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
+    job = await create_job(session=session, kind="sitemap_scan", total_items=1, params={"domain": body.domain})
+    background_tasks.add_task(process_domain_background, job.id, body.domain)
+    return job
+
+
+@router.post("/sitemap/batch", **ACCEPTED)
+async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
+    job = await create_job(session=session, kind="sitemap_batch", total_items=len(body.domains), params={"domains": body.domains})
+    background_tasks.add_task(process_batch_background, job.id, body.domains)
+    return job
+
+
+@router.post("/places/search", **ACCEPTED)
+async def search_places(body: PlacesSearchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
+    job = await create_job(session=session, kind="places_search", total_items=0, params=body.model_dump())
+    background_tasks.add_task(process_places_search_background, job.id, body.query, body.location)
+    return job
+
+
+@router.post("/email-scraper/scan", **ACCEPTED)
+async def scan_emails(body: EmailScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
+    job = await create_job(session=session, kind="email_scan", total_items=0, params={"domain": body.domain})
+    background_tasks.add_task(scrape_emails_task, job.id, body.domain)
+    return job

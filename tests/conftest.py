@@ -28,8 +28,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    # A short upstream timeout keeps the timeout scenarios quick.
-    return Settings(upstream_timeout=0.5)
+    # A short upstream timeout keeps the timeout scenarios quick; the reapers sweep once, at startup.
+    return Settings(upstream_timeout=0.5, reaper_interval=3600)
 
 
 @pytest.fixture(scope="session")

@@ -1,33 +1,38 @@
-"""A deterministic stand-in for the sites the services fetch, chosen by host name.
+"""A deterministic stand-in for everything the services call, chosen by host name.
 
-The first label of the host picks the behaviour, so scenarios read plainly:
+On a site host, the first label picks the behaviour, so scenarios read plainly:
 
-| host            | answer                                                   |
-|-----------------|----------------------------------------------------------|
-| `slow-*.test`   | a normal page after `slow_ms` extra milliseconds          |
-| `fail-*.test`   | HTTP 500                                                 |
-| `missing-*.test`| HTTP 404                                                 |
-| `timeout-*.test`| no answer for `hang_seconds` (the client times out first) |
-| `junk-*.test`   | 200 with binary bytes, not HTML                          |
-| anything else   | 200 with an HTML page titled after the host              |
+| host             | answer                                                    |
+|------------------|-----------------------------------------------------------|
+| `slow-*.test`    | the normal answer after `slow_ms` extra milliseconds       |
+| `fail-*.test`    | HTTP 500                                                  |
+| `missing-*.test` | HTTP 404                                                  |
+| `timeout-*.test` | no answer for `hang_seconds` (the client times out first)  |
+| `junk-*.test`    | 200 with binary bytes, not HTML                           |
+| anything else    | the site: pages (`pages`) and sitemaps (`sitemaps`)        |
 
-Every answer is delayed by `latency_ms`. It is an ASGI app: mounted in-process as an
-httpx transport, or served on 127.0.0.1. It keeps no state between requests.
+`places.test` is the Places-style API (`places_api`). Every answer is delayed by
+`latency_ms`. It is an ASGI app: mounted in-process as an httpx transport, or served on
+127.0.0.1.
 """
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from playbook.upstream import pages, sitemaps
+from playbook.upstream.places_api import PLACES_HOST, PlacesApi
 
-@dataclass(frozen=True)
+
+@dataclass
 class UpstreamSimulator:
     latency_ms: int = 0
     slow_ms: int = 100
     hang_seconds: float = 30.0
+    places: PlacesApi = field(default_factory=PlacesApi)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,10 +40,13 @@ class UpstreamSimulator:
         request = Request(scope, receive)
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
-        response = await self._answer(request.url.hostname or "")
+        response = await self._answer(request)
         await response(scope, receive, send)
 
-    async def _answer(self, host: str) -> Response:
+    async def _answer(self, request: Request) -> Response:
+        host = request.url.hostname or ""
+        if host == PLACES_HOST:
+            return await self.places.answer(request)
         behaviour = host.split(".", 1)[0].split("-", 1)[0]
         if behaviour == "slow":
             await asyncio.sleep(self.slow_ms / 1000)
@@ -50,4 +58,7 @@ class UpstreamSimulator:
             await asyncio.sleep(self.hang_seconds)
         elif behaviour == "junk":
             return Response(bytes(range(256)) * 4, media_type="application/octet-stream")
-        return HTMLResponse(f"<html><head><title>Home of {host}</title></head><body>{host}</body></html>")
+        path = request.url.path
+        if sitemaps.serves(path):
+            return sitemaps.document(host, path)
+        return pages.page(host, path)
