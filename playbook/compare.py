@@ -6,6 +6,7 @@ that escaped the background tasks, as uvicorn logged them. Prints one table and 
 the same rows as JSON.
 """
 
+import asyncio
 import json
 import logging
 import sys
@@ -27,9 +28,13 @@ BACKGROUND_TIMEOUT = 60.0
 
 @dataclass(frozen=True)
 class Scenario:
+    """Jobs submitted together (one per body), on an app with `settings` overridden."""
+
     name: str
     path: str
-    body: dict
+    bodies: tuple[dict, ...]
+    settings: dict = field(default_factory=dict)
+    report_api: bool = False  # print how the API's own requests fared while the jobs ran
 
 
 def _sites(count: int) -> list[str]:
@@ -37,13 +42,27 @@ def _sites(count: int) -> list[str]:
 
 
 SCENARIOS = (
-    Scenario("batch: 20 healthy sites", "/api/v3/batches", {"items": _sites(20)}),
+    Scenario("batch: 20 healthy sites", "/api/v3/batches", ({"items": _sites(20)},)),
     Scenario(
         "batch: 20 sites, 4 failing hosts",
         "/api/v3/batches",
-        {"items": [*_sites(16), "fail-1.test", "missing-1.test", "timeout-1.test", "junk-1.test"]},
+        ({"items": [*_sites(16), "fail-1.test", "missing-1.test", "timeout-1.test", "junk-1.test"]},),
     ),
 )
+
+
+@dataclass
+class ApiProbe:
+    """The API's own requests (GET /api/v3/jobs/{id}) made while the jobs ran."""
+
+    ok: int = 0
+    failed: int = 0
+    latencies: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else 0.0
 
 
 @dataclass
@@ -53,42 +72,70 @@ class Outcome:
     total: int
     completed: int
     failed: int
-    status: str
+    statuses: dict[str, int]
     exceptions: dict[str, int]
     seconds: float
     peak_connections: int
+    api_ok: int
+    api_failed: int
+    api_p95_seconds: float
     failed_items: dict[str, str] = field(default_factory=dict)
 
     @property
     def processed(self) -> str:
         return f"{self.completed + self.failed}/{self.total}"
 
+    @property
+    def status(self) -> str:
+        """The one status of all jobs, or the least finished one when they differ."""
+        order = ("pending", "processing", "failed", "partial", "completed")
+        return min(self.statuses, key=order.index)
+
+
+async def _probe_api(app: RunningApp, job_id: str, probe: ApiProbe) -> None:
+    while not app.idle:
+        started = time.perf_counter()
+        response = await app.client.get(f"/api/v3/jobs/{job_id}")
+        probe.latencies.append(time.perf_counter() - started)
+        if response.status_code == 200:
+            probe.ok += 1
+        else:
+            probe.failed += 1
+        await asyncio.sleep(0.05)
+
 
 async def run_scenario(app: RunningApp, variant: Variant, scenario: Scenario) -> Outcome:
-    escaped_before = len(app.escaped_exceptions)
     get_pool_stats().reset_peak()
     started = time.perf_counter()
-    response = await app.client.post(scenario.path, json=scenario.body)
-    response.raise_for_status()
-    job_id = response.json()["id"]
+    responses = await asyncio.gather(*(app.client.post(scenario.path, json=body) for body in scenario.bodies))
+    job_ids = [response.raise_for_status().json()["id"] for response in responses]
+    probe = ApiProbe()
     try:
-        await app.wait_idle(BACKGROUND_TIMEOUT)
+        async with asyncio.timeout(BACKGROUND_TIMEOUT):
+            await asyncio.gather(app.wait_idle(BACKGROUND_TIMEOUT), _probe_api(app, job_ids[0], probe))
     except TimeoutError:
-        pass  # reported through the status: the job is still non-terminal
+        pass  # reported through the status: the jobs are still non-terminal
     seconds = time.perf_counter() - started
-    job = (await app.client.get(f"/api/v3/jobs/{job_id}")).json()
-    escaped = Counter(type(exc).__name__ for exc in app.escaped_exceptions[escaped_before:])
+    jobs = [(await app.client.get(f"/api/v3/jobs/{job_id}")).json() for job_id in job_ids]
     return Outcome(
         scenario=scenario.name,
         variant=variant,
-        total=job["total_items"],
-        completed=job["completed_count"],
-        failed=job["failed_count"],
-        status=job["status"],
-        exceptions=dict(escaped),
+        total=sum(job["total_items"] for job in jobs),
+        completed=sum(job["completed_count"] for job in jobs),
+        failed=sum(job["failed_count"] for job in jobs),
+        statuses=dict(Counter(job["status"] for job in jobs)),
+        exceptions=dict(Counter(type(exc).__name__ for exc in app.escaped_exceptions)),
         seconds=round(seconds, 3),
         peak_connections=get_pool_stats().peak,
-        failed_items={item: result.removeprefix("failed: ") for item, result in job["item_results"].items() if result != "completed"},
+        api_ok=probe.ok,
+        api_failed=probe.failed,
+        api_p95_seconds=round(probe.p95, 3),
+        failed_items={
+            item: result.removeprefix("failed: ")
+            for job in jobs
+            for item, result in job["item_results"].items()
+            if result != "completed"
+        },
     )
 
 
@@ -96,12 +143,13 @@ async def run_all(url: URL, settings: Settings) -> list[Outcome]:
     outcomes: list[Outcome] = []
     steps = len(VARIANTS) * len(SCENARIOS)
     for variant in VARIANTS:
-        async with serve_in_process(create_app(variant, database_url=url, settings=settings)) as app:
-            for scenario in SCENARIOS:
-                print(f"[{len(outcomes) + 1}/{steps}] {variant:<12} {scenario.name} ...", end="", file=sys.stderr, flush=True)
+        for scenario in SCENARIOS:
+            print(f"[{len(outcomes) + 1}/{steps}] {variant:<12} {scenario.name} ...", end="", file=sys.stderr, flush=True)
+            app_settings = settings.model_copy(update=scenario.settings)
+            async with serve_in_process(create_app(variant, database_url=url, settings=app_settings)) as app:
                 outcome = await run_scenario(app, variant, scenario)
-                print(f" {outcome.status} in {outcome.seconds:.2f} s", file=sys.stderr)
-                outcomes.append(outcome)
+            print(f" {outcome.status} in {outcome.seconds:.2f} s", file=sys.stderr)
+            outcomes.append(outcome)
     return outcomes
 
 
@@ -116,8 +164,21 @@ def render_table(outcomes: list[Outcome]) -> str:
                 f"  {outcome.variant:<13}{outcome.processed:>9}{outcome.failed:>7}  {outcome.status:<11}"
                 f"{exceptions:<21}{outcome.seconds:>6.2f}{outcome.peak_connections:>6}"
             )
-            lines.extend(f"{'':<17}failed {item}: {reason}" for item, reason in outcome.failed_items.items())
+            lines.extend(_detail_lines(scenario, outcome))
     return "\n".join(lines)
+
+
+def _detail_lines(scenario: Scenario, outcome: Outcome) -> list[str]:
+    indent = " " * 17
+    lines = []
+    if len(outcome.statuses) > 1 or sum(outcome.statuses.values()) > 1:
+        lines.append(indent + "jobs: " + ", ".join(f"{count} {status}" for status, count in outcome.statuses.items()))
+    if scenario.report_api:
+        lines.append(
+            f"{indent}api while running: {outcome.api_ok} ok, {outcome.api_failed} failed, p95 {outcome.api_p95_seconds:.2f} s"
+        )
+    lines.extend(f"{indent}failed {item}: {reason}" for item, reason in outcome.failed_items.items())
+    return lines
 
 
 async def compare(settings: Settings) -> int:
@@ -132,8 +193,8 @@ async def compare(settings: Settings) -> int:
     print(render_table(outcomes))
     json_path = REPORTS / "compare.json"
     json_path.write_text(json.dumps([asdict(outcome) for outcome in outcomes], indent=2) + "\n")
-    print(f"\nexceptions: raised out of background tasks, as uvicorn logged them (tracebacks: {_relative(log_path)})")
-    print("conns: peak connections checked out of the app's pool during the scenario")
+    print(f"\nexceptions: raised out of background tasks or requests, as uvicorn logged them (tracebacks: {_relative(log_path)})")
+    print("conns: peak connections checked out of the app's pool during the scenario, the API's own reads included")
     print(f"wrote {_relative(json_path)} in {time.perf_counter() - started:.1f} s")
     return 0
 
