@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 VARIANT ?= standardized
 PORT ?= 8000
 
-.PHONY: help install compare test serve db-stop lock clean
+.PHONY: help install compare test serve db-stop bench load lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,11 +24,36 @@ compare: install ## Run every scenario on legacy and standardized; print the tab
 test: install ## Run the spec against both variants (pytest -m legacy / -m standardized for one)
 	$(BIN)/python -m pytest
 
+.PHONY: tracebacks symbols docs docs-serve docs-check
+
+tracebacks: install ## Capture the legacy batch's real traceback for the docs (docs/generated)
+	$(BIN)/python -m docs_src.capture_tracebacks
+
+symbols: install ## Cut the definitions the docs include out of the code (docs/generated)
+	$(BIN)/python -m docs_src.symbols
+
+docs: install tracebacks symbols ## Build the docs site strictly into site/
+	$(BIN)/mkdocs build --strict
+
+docs-serve: install tracebacks symbols ## Serve the docs on 127.0.0.1:8001, reloading on change
+	$(BIN)/mkdocs serve -a 127.0.0.1:8001
+
+docs-check: install tracebacks symbols ## Build the docs, then check the key pages in headless Chromium
+	$(BIN)/python -m playbook.docs_check
+
 serve: install ## Serve VARIANT (legacy|standardized) on 127.0.0.1:PORT with the simulator mounted
 	$(BIN)/python -m playbook serve --variant $(VARIANT) --port $(PORT)
 
 db-stop: install ## Stop an embedded PostgreSQL left running in .pgdata
 	$(BIN)/python -m playbook db-stop
+
+bench: install ## Benchmark the batch job five ways (pytest-benchmark); print the ratio table
+	mkdir -p reports/bench
+	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-json=reports/bench/batch.json -q
+	$(BIN)/python -m benchmarks.report reports/bench/batch.json
+
+load: install ## Load test both variants with locust (reports/load/)
+	$(BIN)/python -m benchmarks.load
 
 lock: install ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 --generate-hashes --quiet -o requirements.lock

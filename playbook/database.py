@@ -30,7 +30,8 @@ def resolve_server_url(settings: Settings) -> URL:
     return start_embedded_server(settings.pgdata)
 
 
-def _asyncpg_kwargs(url: URL) -> dict:
+def asyncpg_connect_args(url: URL) -> dict:
+    """Keyword arguments for `asyncpg.connect` to the database of `url`."""
     return {
         "user": url.username,
         "password": url.password,
@@ -42,7 +43,7 @@ def _asyncpg_kwargs(url: URL) -> dict:
 
 async def create_database(server_url: URL, name: str, *, replace: bool) -> URL:
     """Create database `name` on the server (dropping it first when `replace`); return its URL."""
-    connection = await asyncpg.connect(**_asyncpg_kwargs(server_url))
+    connection = await asyncpg.connect(**asyncpg_connect_args(server_url))
     try:
         if replace:
             await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -55,7 +56,7 @@ async def create_database(server_url: URL, name: str, *, replace: bool) -> URL:
 
 
 async def drop_database(server_url: URL, name: str) -> None:
-    connection = await asyncpg.connect(**_asyncpg_kwargs(server_url))
+    connection = await asyncpg.connect(**asyncpg_connect_args(server_url))
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 
 from typing import Any
 
-from sqlalchemy import case, func, update
+from sqlalchemy import ARRAY, Text, case, cast, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.models import Job, JobStatus
@@ -50,16 +50,28 @@ async def start_job(*, job_id: uuid.UUID) -> None:
 
 async def record_item(*, session: AsyncSession, job_id: uuid.UUID, item: str, error: str | None) -> None:
     """Count one item and store its outcome with atomic SQL (R9), in the caller's transaction."""
-    outcome = "completed" if error is None else f"failed: {error}"
+    await record_items(session=session, job_id=job_id, errors={item: error})
+
+
+async def record_items(*, session: AsyncSession, job_id: uuid.UUID, errors: dict[str, str | None]) -> None:
+    """Count several items ({item: error or None}) in one atomic UPDATE, in the caller's transaction."""
+    outcomes = {item: "completed" if error is None else f"failed: {error}" for item, error in errors.items()}
+    failures = {item: error for item, error in errors.items() if error is not None}
+    last_failure = next(reversed(failures.items()), None)
+    jobs = Job.__table__.c
+    # A Core statement on the table: it runs on every item, and needs none of the ORM's
+    # bookkeeping for objects this session never loaded.
     await session.execute(
-        update(Job)
-        .where(Job.id == job_id)
+        update(Job.__table__)
+        .where(jobs.id == job_id)
         .values(
-            completed_count=Job.completed_count + int(error is None),
-            failed_count=Job.failed_count + int(error is not None),
+            completed_count=jobs.completed_count + (len(errors) - len(failures)),
+            failed_count=jobs.failed_count + len(failures),
             # A new JSONB value built in SQL: no read-modify-write, nothing lost (R9).
-            item_results=Job.item_results.op("||")(func.jsonb_build_object(item, outcome)),
-            error=Job.error if error is None else f"Error processing item {item}: {error}",
+            item_results=jobs.item_results.op("||")(
+                func.jsonb_object(cast(list(outcomes), ARRAY(Text)), cast(list(outcomes.values()), ARRAY(Text)))
+            ),
+            error=jobs.error if last_failure is None else f"Error processing item {last_failure[0]}: {last_failure[1]}",
         )
     )
 

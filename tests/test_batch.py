@@ -7,15 +7,16 @@ F11 (the job stays `pending` after the client's 202); those runs are strict xfai
 import asyncio
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.app import create_app
-from playbook.database import get_pool_stats
+from playbook.database import get_engine, get_pool_stats
 from playbook.models import BatchItem, Job
 from playbook.server import serve_in_process
 from playbook.schemas import MAX_BATCH_ITEMS
+from standardized.services.batch.batch_functions import process_batch_concurrently
 from tests.helpers import aware, count_rows, error_messages, read_job, read_results, run_to_end, submit
 
 BATCHES = "/api/v3/batches"
@@ -168,3 +169,36 @@ async def test_legacy_batch_dies_with_missing_greenlet_after_the_202(database_ur
         items = await session.scalars(select(BatchItem).where(BatchItem.job_id == stored.id))
         assert (stored.status, stored.start_time, stored.completed_count, stored.failed_count) == ("pending", None, 0, 0)
         assert stored.item_results == {} and items.all() == []
+
+
+@pytest.mark.standardized
+async def test_concurrent_batch_bounds_connections_and_throttles_progress(database_url, settings, read_engine):
+    items = [f"site-{n}.test" for n in range(100)] + ["fail-1.test"]
+    async with AsyncSession(read_engine, expire_on_commit=False) as session:
+        job = Job(kind="batch", total_items=len(items))
+        session.add(job)
+        await session.commit()
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)):
+        job_updates = []
+        event.listen(get_engine().sync_engine, "before_cursor_execute", _record_job_updates(job_updates))
+        get_pool_stats().reset_peak()
+        await process_batch_concurrently(job.id, items, workers=4, flush_every=25)
+        peak = get_pool_stats().peak
+
+    assert peak <= 4 + 1
+    # start + finish + at most one flush per 25 items per worker (and each worker's remainder).
+    assert len(job_updates) <= 2 + len(items) // 25 + 4
+    async with AsyncSession(read_engine) as session:
+        stored = await session.get(Job, job.id)
+        rows = await session.scalar(select(func.count()).select_from(BatchItem).where(BatchItem.job_id == job.id))
+    assert (stored.status, stored.completed_count, stored.failed_count, rows) == ("partial", 100, 1, 101)
+    assert stored.item_results["fail-1.test"] == "failed: HTTP 500"
+    assert len(stored.item_results) == 101
+
+
+def _record_job_updates(updates: list[str]):
+    def before_cursor_execute(_conn, _cursor, statement: str, *_args) -> None:
+        if statement.startswith("UPDATE jobs"):
+            updates.append(statement)
+
+    return before_cursor_execute
