@@ -6,13 +6,17 @@ observations are written here.
 """
 
 import importlib
+from collections.abc import AsyncIterator
 from datetime import UTC
 from types import ModuleType
 
 import pytest
+from sqlalchemy import delete, select
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docs_src import example_names
+from playbook.models import Job
 
 MISSING_GREENLET = (
     "MissingGreenlet: greenlet_spawn has not been called; can't call await_() here. "
@@ -103,9 +107,20 @@ def example(request: pytest.FixtureRequest) -> ModuleType:
     return importlib.import_module(request.param)
 
 
-async def test_example_observes_what_its_page_says(example: ModuleType, database_url: URL) -> None:
+@pytest.fixture
+async def database_left_as_found(database_url: URL, read_engine: AsyncEngine) -> AsyncIterator[URL]:
+    """The shared test database, with the jobs an example created removed afterwards: several
+    are left `processing` on purpose, and must not look stuck to the tests that run next."""
+    async with read_engine.connect() as connection:
+        existing = set(await connection.scalars(select(Job.id)))
+    yield database_url
+    async with read_engine.begin() as connection:
+        await connection.execute(delete(Job).where(Job.id.not_in(existing)))
+
+
+async def test_example_observes_what_its_page_says(example: ModuleType, database_left_as_found: URL) -> None:
     assert example.__name__ in OBSERVED, f"write the expected observations of {example.__name__} here"
-    assert await example.observe(database_url) == OBSERVED[example.__name__]
+    assert await example.observe(database_left_as_found) == OBSERVED[example.__name__]
 
 
 def test_every_expectation_has_its_example() -> None:
