@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from playbook.settings import PROJECT_ROOT
 
@@ -118,12 +119,16 @@ def visit(browser: Browser, base_url: str, key_page: KeyPage) -> Iterator[Visit]
             opened.problems.append(f"requested outside the site: {route.request.url}")
             route.abort()
 
+    def record_console_error(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            opened.problems.append(f"console error: {message.text}")
+
     context.route("**/*", keep_inside_site)
-    opened.page.on("console", lambda message: message.type == "error" and opened.problems.append(f"console error: {message.text}"))
+    opened.page.on("console", record_console_error)
     opened.page.on("pageerror", lambda error: opened.problems.append(f"page error: {error}"))
     opened.page.set_default_timeout(TIMEOUT_MS)
-    opened.page.goto(base_url + key_page.path, wait_until="networkidle")
     try:
+        opened.page.goto(base_url + key_page.path, wait_until="networkidle")
         yield opened
     finally:
         context.close()
@@ -162,8 +167,8 @@ def check_search(opened: Visit) -> str:
     results = opened.page.locator(".md-search-result__item")
     try:
         results.first.wait_for(state="visible")
-    except Exception as exc:  # playwright's TimeoutError: report it as a finding, not a crash
-        opened.problems.append(f"search for {SEARCH_TERM} showed no results ({type(exc).__name__})")
+    except PlaywrightTimeout:
+        opened.problems.append(f"search for {SEARCH_TERM} showed no results within {TIMEOUT_MS} ms")
         return "search found nothing"
     found = results.count()
     opened.page.keyboard.press("Escape")

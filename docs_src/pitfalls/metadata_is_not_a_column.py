@@ -50,6 +50,15 @@ def store_in_metadata(batch: Job) -> str:
     return "stored"
 
 
+def _final_state(job: Job) -> dict[str, object]:
+    return {
+        "status": job.status,
+        "completed_count": job.completed_count,
+        "item_results": job.item_results,
+        "ended": job.end_time is not None,
+    }
+
+
 async def observe(database_url: URL) -> dict[str, object]:
     async with worker(database_url):
         work_order_id = await insert_job(total_items=len(ITEMS))
@@ -66,16 +75,6 @@ async def observe(database_url: URL) -> dict[str, object]:
         "the work order's lines": store_in_metadata(work_order_job),
         "declaring a metadata column": declare_a_metadata_column(),
         "work order log": messages,
-        "work order job": {
-            "status": work_order_job.status,
-            "completed_count": work_order_job.completed_count,
-            "item_results": work_order_job.item_results,
-            "ended": work_order_job.end_time is not None,
-        },
-        "standard job": {
-            "status": standard_job.status,
-            "completed_count": standard_job.completed_count,
-            "item_results": standard_job.item_results,
-            "ended": standard_job.end_time is not None,
-        },
+        "work order job": _final_state(work_order_job),
+        "standard job": _final_state(standard_job),
     }
