@@ -31,9 +31,10 @@ async def create_job(*, session: AsyncSession, kind: str, total_items: int, para
 
 
 async def start_job(*, job_id: uuid.UUID) -> None:
+    """Mark the job processing; raise `LookupError` if there is no such job."""
     # A re-run resets what an earlier attempt wrote, so counts stay correct (R7).
     async with get_background_session() as session:
-        await session.execute(
+        started = await session.execute(
             update(Job)
             .where(Job.id == job_id)
             .values(
@@ -46,6 +47,8 @@ async def start_job(*, job_id: uuid.UUID) -> None:
                 item_results={},
             )
         )
+        if started.rowcount != 1:
+            raise LookupError(f"job {job_id} does not exist")
 
 
 async def record_item(*, session: AsyncSession, job_id: uuid.UUID, item: str, error: str | None) -> None:
@@ -112,4 +115,11 @@ async def run_job(*, job_id: uuid.UUID, work: Awaitable[None]) -> None:
     except Exception as exc:
         # Recorded and logged, not re-raised: a raising task would stop the tasks queued after it (F11).
         logger.exception("job %s failed", job_id)
-        await fail_job(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        await fail_job(job_id=job_id, error=_describe_error(exc))
+
+
+def _describe_error(exc: BaseException) -> str:
+    """`Class: message`; for an exception group (a TaskGroup's), the exceptions inside it."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe_error(inner) for inner in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"

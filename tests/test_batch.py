@@ -5,9 +5,10 @@ F11 (the job stays `pending` after the client's 202); those runs are strict xfai
 """
 
 import asyncio
+import uuid
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +17,7 @@ from playbook.database import get_engine, get_pool_stats
 from playbook.models import BatchItem, Job
 from playbook.server import serve_in_process
 from playbook.schemas import MAX_BATCH_ITEMS
-from standardized.services.batch.batch_functions import process_batch_concurrently
+from standardized.services.batch.batch_functions import process_batch_concurrently, process_batch_with_own_session
 from tests.helpers import aware, count_rows, error_messages, read_job, read_results, run_to_end, submit
 
 BATCHES = "/api/v3/batches"
@@ -202,3 +203,97 @@ def _record_job_updates(updates: list[str]):
             updates.append(statement)
 
     return before_cursor_execute
+
+
+@pytest.fixture
+async def standardized_runtime(database_url, settings):
+    """The standardized app's engine and upstream client bound, for calling job functions directly."""
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as running:
+        yield running
+
+
+async def _insert_batch_job(read_engine, total_items: int) -> uuid.UUID:
+    async with AsyncSession(read_engine, expire_on_commit=False) as session:
+        job = Job(kind="batch", total_items=total_items)
+        session.add(job)
+        await session.commit()
+    return job.id
+
+
+async def _stored_job(read_engine, job_id) -> Job:
+    async with AsyncSession(read_engine) as session:
+        return await session.get(Job, job_id)
+
+
+@pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
+async def test_database_failure_mid_batch_ends_failed_with_the_error(app, read_engine):
+    # The database refuses one item's row: an error the service does not expect.
+    async with read_engine.begin() as connection:
+        await connection.execute(
+            text("ALTER TABLE batch_items ADD CONSTRAINT refuses_one_domain CHECK (domain <> 'refused.test')")
+        )
+    try:
+        job = await run_to_end(app, BATCHES, {"items": ["alpha.test", "refused.test", "beta.test"]})
+    finally:
+        async with read_engine.begin() as connection:
+            await connection.execute(text("ALTER TABLE batch_items DROP CONSTRAINT refuses_one_domain"))
+
+    assert job["status"] == "failed"
+    assert job["error"].startswith("IntegrityError: ")
+    assert "refuses_one_domain" in job["error"]
+    assert job["completed_count"] == 1, "the item before the failure stays counted"
+    aware(job["end_time"])
+    assert app.escaped_exceptions == []
+
+
+@pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
+async def test_api_stays_responsive_while_a_batch_waits_on_slow_sites(variant, database_url, settings):
+    one_connection = settings.model_copy(update={"pool_size": 1, "pool_timeout": 0.5})
+    async with serve_in_process(create_app(variant, database_url=database_url, settings=one_connection)) as app:
+        accepted = await submit(app, BATCHES, {"items": [f"slow-{n}.test" for n in range(5)]})
+        reads = []
+        while not app.idle:
+            reads.append((await app.client.get(f"/api/v3/jobs/{accepted['id']}")).status_code)
+        job = await read_job(app, accepted["id"])
+
+    assert job["status"] == "completed"
+    # With no connection held while a site is awaited (R2), one pooled connection serves both.
+    assert reads and set(reads) == {200}
+
+
+@pytest.mark.standardized
+async def test_cancelled_batch_ends_failed(standardized_runtime, read_engine):
+    job_id = await _insert_batch_job(read_engine, 3)
+    task = asyncio.create_task(process_batch_with_own_session(job_id, ["slow-1.test", "slow-2.test", "slow-3.test"]))
+    while (await _stored_job(read_engine, job_id)).status != "processing":
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    stored = await _stored_job(read_engine, job_id)
+    assert (stored.status, stored.error) == ("failed", "cancelled before it finished")
+    assert stored.end_time is not None
+
+
+@pytest.mark.standardized
+async def test_rerun_of_a_batch_counts_each_item_once(standardized_runtime, read_engine):
+    job_id = await _insert_batch_job(read_engine, 3)
+    for _ in range(2):
+        await process_batch_with_own_session(job_id, ["alpha.test", "fail-1.test", "beta.test"])
+
+    stored = await _stored_job(read_engine, job_id)
+    async with AsyncSession(read_engine) as session:
+        rows = await session.scalar(select(func.count()).select_from(BatchItem).where(BatchItem.job_id == job_id))
+    assert (stored.status, stored.completed_count, stored.failed_count, rows) == ("partial", 2, 1, 3)
+
+
+@pytest.mark.standardized
+async def test_batch_for_a_job_that_does_not_exist_is_logged(standardized_runtime, caplog):
+    job_id = uuid.uuid4()
+    await process_batch_with_own_session(job_id, ["alpha.test"])
+
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage() == f"job {job_id} failed"
+    assert type(record.exc_info[1]) is LookupError
+    assert str(record.exc_info[1]) == f"job {job_id} does not exist"
