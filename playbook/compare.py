@@ -48,6 +48,13 @@ SCENARIOS = (
         "/api/v3/batches",
         ({"items": [*_sites(16), "fail-1.test", "missing-1.test", "timeout-1.test", "junk-1.test"]},),
     ),
+    Scenario("sitemap: scan one domain", "/api/v3/sitemap/scan", ({"domain": "site-1.test"},)),
+    Scenario(
+        "sitemap: batch of 4 domains, 1 malformed",
+        "/api/v3/sitemap/batch",
+        ({"domains": ["site-1.test", "flat-1.test", "norobots-1.test", "malformed-1.test"]},),
+    ),
+    Scenario("sitemap: batch of 1 domain", "/api/v3/sitemap/batch", ({"domains": ["site-1.test"]},)),
 )
 
 

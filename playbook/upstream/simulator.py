@@ -11,6 +11,11 @@ On a site host, the first label picks the behaviour, so scenarios read plainly:
 | `junk-*.test`    | 200 with binary bytes, not HTML                           |
 | anything else    | the site: pages (`pages`) and sitemaps (`sitemaps`)        |
 
+Sitemap layouts (`sitemaps`): `flat-*` (one urlset, robots.txt lists none), `norobots-*`
+(no robots.txt), `malformed-*` (broken XML), `huge-*` (more URLs than the services' cap),
+`deep-*` (indexes nested without end), `nositemap-*` (none at all); any other host serves
+an index with nested indexes and a gzipped urlset.
+
 `places.test` is the Places-style API (`places_api`). Every answer is delayed by
 `latency_ms`. It is an ASGI app: mounted in-process as an httpx transport, or served on
 127.0.0.1.

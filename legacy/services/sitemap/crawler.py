@@ -1,0 +1,158 @@
+"""Reading one domain's sitemaps over HTTP: the unit of real work in the sitemap service.
+
+Starts from the `Sitemap:` lines of `http://{domain}/robots.txt`, or `/sitemap.xml` when
+robots.txt is missing or lists none; follows sitemap indexes; reads gzipped sitemaps
+(`.xml.gz`, recognised by their bytes); accepts documents with or without the sitemaps.org
+namespace. Returns plain data, or raises `CrawlError` with a reason fit for a job's results.
+It holds no database resources, so callers decide where it runs relative to sessions.
+
+A domain fails as a whole, and nothing of it is kept, when any of its documents cannot be
+read, when it lists more than `MAX_URLS_PER_DOMAIN` URLs, or when indexes are nested more
+than `MAX_INDEX_DEPTH` levels: a partial list of URLs would pass for the domain's whole site.
+"""
+
+import xml.etree.ElementTree as ET
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import httpx
+
+from playbook.upstream.client import get_http_client
+
+MAX_URLS_PER_DOMAIN = 10_000
+MAX_INDEX_DEPTH = 3
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # the sitemaps protocol's limit, uncompressed
+_GZIP_MAGIC = b"\x1f\x8b"
+_LASTMOD_MAX_LENGTH = 32  # the width of SitemapUrl.lastmod
+
+
+class CrawlError(Exception):
+    """The domain's sitemaps could not be read; the message says why."""
+
+
+@dataclass(frozen=True)
+class PageUrl:
+    loc: str
+    lastmod: str | None
+
+
+@dataclass(frozen=True)
+class Sitemap:
+    """One sitemap document: an index of other sitemaps (no URLs of its own) or a set of URLs."""
+
+    url: str
+    kind: Literal["index", "urlset"]
+    parent_url: str | None
+    urls: tuple[PageUrl, ...] = ()
+
+
+async def crawl_domain(domain: str) -> list[Sitemap]:
+    """Every sitemap document of `domain`, each parent before its children."""
+    crawl = _Crawl()
+    for url in await _sitemaps_in_robots_txt(domain) or [f"http://{domain}/sitemap.xml"]:
+        await crawl.visit(url, parent_url=None, depth=0)
+    return crawl.sitemaps
+
+
+@dataclass
+class _Crawl:
+    sitemaps: list[Sitemap] = field(default_factory=list)
+    visited: set[str] = field(default_factory=set)
+    url_total: int = 0
+
+    async def visit(self, url: str, *, parent_url: str | None, depth: int) -> None:
+        if url in self.visited:
+            return
+        if depth > MAX_INDEX_DEPTH:
+            raise CrawlError(f"{url}: sitemap indexes nested more than {MAX_INDEX_DEPTH} levels deep")
+        self.visited.add(url)
+        root = _parse_xml(url, await _fetch_document(url))
+        kind = _local_name(root.tag)
+        if kind == "sitemapindex":
+            self.sitemaps.append(Sitemap(url=url, kind="index", parent_url=parent_url))
+            for entry in _entries(root, "sitemap"):
+                if entry.get("loc"):
+                    await self.visit(entry["loc"], parent_url=url, depth=depth + 1)
+        elif kind == "urlset":
+            urls = _page_urls(root)
+            self.url_total += len(urls)
+            if self.url_total > MAX_URLS_PER_DOMAIN:
+                raise CrawlError(f"more than {MAX_URLS_PER_DOMAIN} URLs (the cap per domain) at {url}")
+            self.sitemaps.append(Sitemap(url=url, kind="urlset", parent_url=parent_url, urls=urls))
+        else:
+            raise CrawlError(f"{url}: not a sitemap (root element <{kind}>)")
+
+
+async def _sitemaps_in_robots_txt(domain: str) -> list[str]:
+    url = f"http://{domain}/robots.txt"
+    response = await _get(url)
+    if response.status_code >= 500:
+        raise CrawlError(f"{url}: HTTP {response.status_code}")
+    if not response.is_success:
+        return []  # no robots.txt: the site has not said where its sitemaps are
+    listed = []
+    for line in response.text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "sitemap" and value.strip():
+            listed.append(value.strip())
+    return listed
+
+
+async def _fetch_document(url: str) -> bytes:
+    response = await _get(url)
+    if not response.is_success:
+        raise CrawlError(f"{url}: HTTP {response.status_code}")
+    # By the bytes, not the name or content type: servers label .xml.gz in many ways.
+    return _gunzip(url, response.content) if response.content.startswith(_GZIP_MAGIC) else response.content
+
+
+async def _get(url: str) -> httpx.Response:
+    try:
+        return await get_http_client().get(url)
+    except httpx.TimeoutException as exc:
+        raise CrawlError(f"{url}: timed out ({exc})") from exc
+    except httpx.HTTPError as exc:
+        raise CrawlError(f"{url}: request failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _gunzip(url: str, compressed: bytes) -> bytes:
+    decompressor = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+    try:
+        # Bounded: a small gzip file can expand to gigabytes.
+        document = decompressor.decompress(compressed, MAX_DOCUMENT_BYTES)
+    except zlib.error as exc:
+        raise CrawlError(f"{url}: broken gzip data ({exc})") from exc
+    if decompressor.unconsumed_tail:
+        raise CrawlError(f"{url}: more than {MAX_DOCUMENT_BYTES} bytes once uncompressed")
+    return document
+
+
+def _parse_xml(url: str, document: bytes) -> ET.Element:
+    try:
+        return ET.fromstring(document)
+    except ET.ParseError as exc:
+        raise CrawlError(f"{url}: malformed XML ({exc})") from exc
+
+
+def _local_name(tag: str) -> str:
+    """`{http://www.sitemaps.org/schemas/sitemap/0.9}urlset` -> `urlset`; a tag without a namespace stays as it is."""
+    return tag.rpartition("}")[2]
+
+
+def _entries(root: ET.Element, name: str) -> Iterator[dict[str, str]]:
+    """The `<sitemap>` or `<url>` children of `root`, each as {field: text}."""
+    for entry in root:
+        if _local_name(entry.tag) == name:
+            yield {_local_name(child.tag): (child.text or "").strip() for child in entry}
+
+
+def _page_urls(root: ET.Element) -> tuple[PageUrl, ...]:
+    urls: dict[str, PageUrl] = {}
+    for entry in _entries(root, "url"):
+        loc, lastmod = entry.get("loc"), entry.get("lastmod")
+        if loc and loc not in urls:
+            # A longer value is no W3C datetime; it is dropped rather than cut.
+            urls[loc] = PageUrl(loc=loc, lastmod=lastmod if lastmod and len(lastmod) <= _LASTMOD_MAX_LENGTH else None)
+    return tuple(urls.values())
