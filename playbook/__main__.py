@@ -1,4 +1,4 @@
-"""Command line behind the Makefile: `python -m playbook {compare,serve,db-stop}`."""
+"""Command line behind the Makefile: `python -m playbook {compare,serve,simulator,db-stop}`."""
 
 import argparse
 import asyncio
@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve one variant under uvicorn on 127.0.0.1")
     serve.add_argument("--variant", choices=VARIANTS, default="standardized")
     serve.add_argument("--port", type=int, default=8000)
+    simulator = commands.add_parser("simulator", help="serve the upstream simulator on 127.0.0.1 (load tests)")
+    simulator.add_argument("--port", type=int, default=8100)
     commands.add_parser("db-stop", help="stop an embedded PostgreSQL left running")
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -32,6 +34,15 @@ def main(argv: list[str] | None = None) -> int:
         url = asyncio.run(prepare_database(settings, settings.database_name, replace=False))
         print(f"serving {args.variant} on http://127.0.0.1:{args.port} (docs at /docs)", file=sys.stderr)
         uvicorn.run(create_app(args.variant, database_url=url, settings=settings), host="127.0.0.1", port=args.port)
+        return 0
+    if args.command == "simulator":
+        import uvicorn
+
+        from playbook.upstream.simulator import UpstreamSimulator
+
+        print(f"upstream simulator on http://127.0.0.1:{args.port}, {settings.upstream_latency_ms} ms latency", file=sys.stderr)
+        # No access log: under load the simulator answers far more requests than anyone reads.
+        uvicorn.run(UpstreamSimulator(latency_ms=settings.upstream_latency_ms), host="127.0.0.1", port=args.port, access_log=False)
         return 0
     from playbook.embedded import stop_embedded_server
 

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     pool_timeout: float = 5.0
     upstream_latency_ms: int = Field(default=0, ge=0, description="Latency the simulator adds to every answer.")
     upstream_timeout: float = Field(default=2.0, gt=0, description="httpx timeout for upstream calls, seconds.")
+    upstream_url: str | None = Field(
+        default=None,
+        description="Address of a served simulator (e.g. http://127.0.0.1:8100); unset mounts it in-process.",
+    )
     reaper_interval: float = Field(default=30.0, gt=0, description="Seconds between sweeps for stuck jobs.")
     stale_after: float = Field(default=300.0, gt=0, description="A job processing this long without progress is stuck.")
 

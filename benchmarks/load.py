@@ -1,0 +1,488 @@
+"""`make load`: locust against each variant under real uvicorn, side by side.
+
+One run: a fresh database (on the embedded server unless `DATABASE_URL` is set), the
+upstream simulator served on 127.0.0.1, then for each variant in turn the app under
+uvicorn in a process of its own, with a small pool, and two headless locust phases
+against it: the cheap read alone, then the cheap read beside job submitters
+(`benchmarks/locustfile.py`). Then the app is stopped, which waits for its background
+tasks, and its jobs are counted by final status straight from the database: a job still
+pending or processing at that point will never finish.
+
+Prints one table and writes the same figures to `reports/load/summary.json`; locust's CSV
+and HTML reports and every process's log are under `reports/load/<variant>/`.
+
+Shows: what background jobs cost the API's cheap read (p95 with jobs / p95 alone), which
+requests fail under job load, and which jobs are left non-terminal, per variant.
+Does not guarantee: figures for another machine. Locust, the app, the simulator and
+PostgreSQL share this machine's cores (the summary records how many), and latencies are
+locust's, in its rounded buckets.
+"""
+
+import argparse
+import asyncio
+import csv
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from playbook.app import VARIANTS, Variant
+from playbook.database import prepare_database
+from playbook.models import TERMINAL_STATUSES, Job
+from playbook.settings import PROJECT_ROOT, get_settings
+
+LOAD_DATABASE = "playbook_load"
+REPORTS = PROJECT_ROOT / "reports" / "load"
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+STARTUP_TIMEOUT = 30.0
+SHUTDOWN_TIMEOUT = 30.0
+LOCUST_GRACE = 30.0  # locust's own start and report writing, beyond --run-time
+# Names as the locustfile records them (importing it here would monkey-patch this process with gevent).
+CHEAP_READ = ("GET", "/health")
+JOB_RECORD_TYPE = "JOB"
+_CAUGHT_ERROR = re.compile(r"CatchResponseError\((['\"])(.*)\1\)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Plan:
+    cheap_users: int
+    job_users: int
+    alone_seconds: int
+    jobs_seconds: int
+    latency_ms: int
+    pool_size: int
+    max_overflow: int
+    pool_timeout: float
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    users: dict[str, int]  # locust user class -> how many
+    seconds: int
+
+
+def phases(plan: Plan) -> tuple[Phase, Phase]:
+    return (
+        Phase("alone", {"CheapReader": plan.cheap_users}, plan.alone_seconds),
+        Phase("with jobs", {"CheapReader": plan.cheap_users, "JobSubmitter": plan.job_users}, plan.jobs_seconds),
+    )
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """Milliseconds at the 50th, 95th and 99th percentile."""
+
+    p50: int
+    p95: int
+    p99: int
+
+
+@dataclass
+class PhaseOutcome:
+    phase: str
+    requests: int
+    failures: int
+    cheap: Latencies | None
+    submission: Latencies | None
+    jobs_accepted: int
+    jobs_followed: int
+    jobs_not_terminal_when_polled: int
+    failure_reasons: dict[str, int]
+
+
+@dataclass
+class VariantOutcome:
+    variant: Variant
+    phases: list[PhaseOutcome]
+    jobs: dict[str, dict[str, int]]  # kind -> final status -> count, from the database
+    app_shutdown: str
+    exceptions_logged: int
+
+    @property
+    def jobs_stored(self) -> int:
+        return sum(sum(statuses.values()) for statuses in self.jobs.values())
+
+    def jobs_with_status(self, status: str) -> int:
+        return sum(statuses.get(status, 0) for statuses in self.jobs.values())
+
+    @property
+    def jobs_not_terminal_by_kind(self) -> dict[str, int]:
+        counts = {
+            kind: sum(count for status, count in statuses.items() if status not in TERMINAL_STATUSES)
+            for kind, statuses in sorted(self.jobs.items())
+        }
+        return {kind: count for kind, count in counts.items() if count}
+
+    @property
+    def jobs_not_terminal(self) -> int:
+        return sum(self.jobs_not_terminal_by_kind.values())
+
+    @property
+    def cheap_p95_ratio(self) -> float | None:
+        """p95 of the cheap read with jobs running, over its p95 alone."""
+        alone, with_jobs = (phase.cheap for phase in self.phases)
+        if alone is None or with_jobs is None or alone.p95 == 0:
+            return None
+        return round(with_jobs.p95 / alone.p95, 2)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def child_process(command: list[str], *, env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    """Run `command` with its output in `log_path`; stop it when the block ends, however it ends."""
+    with log_path.open("w") as log:
+        # A session of its own: Ctrl-C reaches this process only, which stops the children in order.
+        process = subprocess.Popen(
+            command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen) -> bool:
+    """SIGTERM (uvicorn and locust shut down gracefully on it), SIGKILL if that takes too long.
+    Return whether it ended without SIGKILL."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=SHUTDOWN_TIMEOUT)
+        return True
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return False
+
+
+def wait_until_serving(process: subprocess.Popen, url: str, log_path: Path, headers: dict[str, str] | None = None) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}; see {log_path}")
+        try:
+            if httpx.get(url, headers=headers, timeout=1.0, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url}: not serving after {STARTUP_TIMEOUT:.0f} s; see {log_path}")
+
+
+def _child_env(**overrides: object) -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **{name: str(value) for name, value in overrides.items()}}
+
+
+@contextmanager
+def served_simulator(plan: Plan) -> Iterator[str]:
+    port = _free_port()
+    log_path = REPORTS / "simulator.log"
+    command = [sys.executable, "-m", "playbook", "simulator", "--port", str(port)]
+    with child_process(command, env=_child_env(UPSTREAM_LATENCY_MS=plan.latency_ms), log_path=log_path) as process:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until_serving(process, base_url + "/", log_path, headers={"host": "site-0.test"})
+        yield base_url
+
+
+def run_locust(phase: Phase, base_url: str, out_dir: Path) -> PhaseOutcome:
+    prefix = out_dir / phase.name.replace(" ", "-")
+    users = sum(phase.users.values())
+    config = [{"user_class_name": name, "fixed_count": count} for name, count in phase.users.items()]
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *phase.users,
+        "--headless", "--host", base_url, "--users", str(users), "--spawn-rate", str(users),
+        "--run-time", f"{phase.seconds}s", "--only-summary",
+        "--csv", str(prefix), "--html", f"{prefix}.html", "--json-file", str(prefix),
+        "--config-users", json.dumps(config),
+    ]  # fmt: skip
+    log_path = prefix.with_suffix(".log")
+    with child_process(command, env=_child_env(), log_path=log_path) as locust:
+        # Exit code 1 only says some requests failed; the figures below tell which.
+        locust.wait(timeout=phase.seconds + LOCUST_GRACE)
+    stats_path = prefix.with_suffix(".json")
+    if not stats_path.exists():
+        raise RuntimeError(f"locust wrote no statistics (exit code {locust.returncode}); see {log_path}")
+    return summarize_phase(phase.name, json.loads(stats_path.read_text()), Path(f"{prefix}_failures.csv"))
+
+
+def summarize_phase(name: str, entries: list[dict], failures_csv: Path) -> PhaseOutcome:
+    http = [entry for entry in entries if entry["method"] != JOB_RECORD_TYPE]
+    jobs = [entry for entry in entries if entry["method"] == JOB_RECORD_TYPE]
+    submissions = [entry for entry in http if entry["method"] == "POST"]
+    return PhaseOutcome(
+        phase=name,
+        requests=sum(entry["num_requests"] for entry in http),
+        failures=sum(entry["num_failures"] for entry in http),
+        cheap=latencies([entry for entry in http if (entry["method"], entry["name"]) == CHEAP_READ]),
+        submission=latencies(submissions),
+        jobs_accepted=sum(entry["num_requests"] - entry["num_failures"] for entry in submissions),
+        jobs_followed=sum(entry["num_requests"] for entry in jobs),
+        jobs_not_terminal_when_polled=sum(entry["num_failures"] for entry in jobs),
+        failure_reasons=read_failure_reasons(failures_csv),
+    )
+
+
+def latencies(entries: list[dict]) -> Latencies | None:
+    """Percentiles over the merged response-time histograms of `entries` (locust's buckets)."""
+    histogram: Counter[int] = Counter()
+    for entry in entries:
+        histogram.update({int(ms): count for ms, count in entry["response_times"].items()})
+    if not histogram:
+        return None
+    return Latencies(*(_percentile(histogram, fraction) for fraction in (0.50, 0.95, 0.99)))
+
+
+def _percentile(histogram: Counter[int], fraction: float) -> int:
+    rank = math.ceil(fraction * histogram.total())
+    seen = 0
+    for milliseconds in sorted(histogram):
+        seen += histogram[milliseconds]
+        if seen >= rank:
+            return milliseconds
+    raise AssertionError("unreachable: rank is at most the total")
+
+
+def read_failure_reasons(failures_csv: Path) -> dict[str, int]:
+    """"METHOD name: error" -> occurrences of failed HTTP requests, most frequent first."""
+    if not failures_csv.exists():
+        return {}
+    with failures_csv.open() as file:
+        rows = [
+            (f"{row['Method']} {row['Name']}: {_unwrap(row['Error'])}", int(row["Occurrences"]))
+            for row in csv.DictReader(file)
+            if row["Method"] != JOB_RECORD_TYPE
+        ]
+    return dict(sorted(rows, key=lambda row: -row[1]))
+
+
+def _unwrap(error: str) -> str:
+    """The locustfile's own message, without the exception repr locust stores around it."""
+    match = _CAUGHT_ERROR.fullmatch(error)
+    return match.group(2) if match else error
+
+
+async def count_jobs(database_url: URL, since: datetime) -> dict[str, dict[str, int]]:
+    """Jobs created since `since`, by kind and final status."""
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(Job.kind, Job.status, func.count()).where(Job.created_at >= since).group_by(Job.kind, Job.status)
+            )
+            jobs: dict[str, dict[str, int]] = {}
+            for kind, status, count in rows:
+                jobs.setdefault(kind, {})[status] = count
+            return jobs
+    finally:
+        await engine.dispose()
+
+
+def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: str) -> VariantOutcome:
+    out_dir = REPORTS / variant
+    out_dir.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = out_dir / "app.log"
+    env = _child_env(
+        DATABASE_URL=database_url.render_as_string(hide_password=False),
+        DATABASE_NAME=database_url.database,
+        POOL_SIZE=plan.pool_size,
+        MAX_OVERFLOW=plan.max_overflow,
+        POOL_TIMEOUT=plan.pool_timeout,
+        UPSTREAM_URL=upstream_url,
+    )
+    command = [sys.executable, "-m", "playbook", "serve", "--variant", variant, "--port", str(port)]
+    started = datetime.now(UTC)
+    with child_process(command, env=env, log_path=log_path) as app:
+        wait_until_serving(app, base_url + "/health", log_path)
+        outcomes = []
+        for phase in phases(plan):
+            print(f"  {variant}: {phase.name}, {phase.seconds} s, {phase.users} ...", file=sys.stderr, flush=True)
+            outcomes.append(run_locust(phase, base_url, out_dir))
+        print(f"  {variant}: stopping the app (it waits for its background tasks) ...", file=sys.stderr, flush=True)
+        stopped_in_time = stop(app)
+    app_log = log_path.read_text()
+    return VariantOutcome(
+        variant=variant,
+        phases=outcomes,
+        jobs=asyncio.run(count_jobs(database_url, since=started)),
+        app_shutdown=_describe_shutdown(stopped_in_time, app_log),
+        exceptions_logged=app_log.count("Exception in ASGI application"),
+    )
+
+
+def _describe_shutdown(stopped_in_time: bool, app_log: str) -> str:
+    """"clean", "incomplete" (ended, but its lifespan shutdown did not finish) or "killed" (SIGKILL)."""
+    if not stopped_in_time:
+        return "killed"
+    return "clean" if "Application shutdown complete" in app_log else "incomplete"
+
+
+LABEL_WIDTH = 26
+CELL_WIDTH = 13
+
+
+def render_table(outcomes: list[VariantOutcome]) -> str:
+    """Metrics down, variants and phases across; per-variant figures sit under "with jobs"."""
+    lines = [
+        " " * LABEL_WIDTH + "".join(f"{outcome.variant:>{2 * CELL_WIDTH}}" for outcome in outcomes),
+        " " * LABEL_WIDTH + "".join(f"{phase.phase:>{CELL_WIDTH}}" for outcome in outcomes for phase in outcome.phases),
+        "-" * (LABEL_WIDTH + 2 * CELL_WIDTH * len(outcomes)),
+    ]
+
+    def phase_row(label: str, cell) -> None:
+        cells = [cell(phase) for outcome in outcomes for phase in outcome.phases]
+        lines.append(f"{label:<{LABEL_WIDTH}}" + "".join(f"{_text(value):>{CELL_WIDTH}}" for value in cells))
+
+    def variant_row(label: str, cell) -> None:
+        cells = [value for outcome in outcomes for value in ("", cell(outcome))]
+        lines.append(f"{label:<{LABEL_WIDTH}}" + "".join(f"{_text(value):>{CELL_WIDTH}}" for value in cells))
+
+    phase_row("requests", lambda phase: phase.requests)
+    phase_row("failed requests", lambda phase: phase.failures)
+    for percentile in ("p50", "p95", "p99"):
+        phase_row(f"cheap read {percentile} (ms)", lambda phase: phase.cheap and getattr(phase.cheap, percentile))
+    for percentile in ("p50", "p95", "p99"):
+        phase_row(f"job submission {percentile} (ms)", lambda phase: phase.submission and getattr(phase.submission, percentile))
+    phase_row("jobs accepted (202)", lambda phase: phase.jobs_accepted or None)
+    phase_row("jobs polled: terminal/not", _polled_jobs)
+    variant_row("jobs in the database", lambda outcome: outcome.jobs_stored)
+    for status in ("completed", "partial", "failed"):
+        variant_row(f"jobs {status}", lambda outcome: outcome.jobs_with_status(status))
+    variant_row("jobs non-terminal", lambda outcome: outcome.jobs_not_terminal)
+    variant_row("cheap p95 with jobs/alone", lambda outcome: outcome.cheap_p95_ratio and f"{outcome.cheap_p95_ratio:.2f}x")
+    variant_row("exceptions in app log", lambda outcome: outcome.exceptions_logged)
+    variant_row("app shutdown", lambda outcome: outcome.app_shutdown)
+    return "\n".join(lines)
+
+
+def _polled_jobs(phase: PhaseOutcome) -> str | None:
+    if not phase.jobs_followed:
+        return None
+    return f"{phase.jobs_followed - phase.jobs_not_terminal_when_polled}/{phase.jobs_not_terminal_when_polled}"
+
+
+TABLE_LEGEND = """\
+cheap read: GET /health, one SELECT 1 on a connection from the app's pool.
+jobs accepted, polled: as locust saw them (polled: within its bounded wait).
+jobs in the database ... non-terminal: counted after the app shut down.
+exceptions: "Exception in ASGI application" in reports/load/<variant>/app.log."""
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def render_details(outcomes: list[VariantOutcome], reasons_per_phase: int = 3) -> str:
+    """Which kinds of job never finished, and why requests failed (each reason cut at 80 columns)."""
+    lines = []
+    if any(outcome.jobs_not_terminal for outcome in outcomes):
+        lines.append("non-terminal jobs by kind (still pending or processing after the app shut down):")
+        for outcome in outcomes:
+            kinds = ", ".join(f"{kind} {count}" for kind, count in outcome.jobs_not_terminal_by_kind.items()) or "none"
+            lines.append(textwrap.fill(kinds, width=80, initial_indent=f"  {outcome.variant:<14}", subsequent_indent=" " * 16))
+    reasons = [
+        f"  {outcome.variant}, {phase.phase}: {count} x {reason}"[:80]
+        for outcome in outcomes
+        for phase in outcome.phases
+        for reason, count in list(phase.failure_reasons.items())[:reasons_per_phase]
+    ]
+    if reasons:
+        lines.append("most frequent failed requests (all in reports/load/<variant>/*_failures.csv):")
+        lines.extend(reasons)
+    return "\n".join(lines)
+
+
+def _cores() -> int:
+    """Cores this process may run on (what `nproc` prints)."""
+    return len(os.sched_getaffinity(0))
+
+
+def write_summary(plan: Plan, outcomes: list[VariantOutcome], path: Path) -> None:
+    summary = {
+        "cores": _cores(),
+        "plan": asdict(plan),
+        "variants": [
+            {
+                **asdict(outcome),
+                "jobs_not_terminal": outcome.jobs_not_terminal,
+                "cheap_p95_ratio": outcome.cheap_p95_ratio,
+            }
+            for outcome in outcomes
+        ],
+    }
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def parse_plan(argv: list[str] | None) -> Plan:
+    def env_int(name: str, default: int) -> int:
+        return int(os.environ.get(name, default))
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--cheap-users", type=int, default=env_int("LOAD_CHEAP_USERS", 10), help="cheap readers, both phases (LOAD_CHEAP_USERS)")
+    add("--job-users", type=int, default=env_int("LOAD_JOB_USERS", 10), help="job submitters, second phase (LOAD_JOB_USERS)")
+    add("--alone-seconds", type=int, default=env_int("LOAD_ALONE_SECONDS", 10), help="cheap read alone (LOAD_ALONE_SECONDS)")
+    add("--jobs-seconds", type=int, default=env_int("LOAD_JOBS_SECONDS", 20), help="cheap read with jobs (LOAD_JOBS_SECONDS)")
+    add("--latency-ms", type=int, default=50, help="latency the simulator adds to every answer")
+    add("--pool-size", type=int, default=3, help="the app's pool: a small one, so starvation shows")
+    add("--max-overflow", type=int, default=0)
+    add("--pool-timeout", type=float, default=2.0, help="seconds a request waits for a connection")
+    return Plan(**vars(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    plan = parse_plan(argv)
+    # SIGTERM (a CI timeout, say) unwinds like Ctrl-C, so every child is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    # A fresh folder: nothing from an earlier run can pass for this run's figures.
+    shutil.rmtree(REPORTS, ignore_errors=True)
+    REPORTS.mkdir(parents=True)
+    # With no DATABASE_URL this starts the embedded server in this process, which stays up until it exits.
+    database_url = asyncio.run(prepare_database(get_settings(), LOAD_DATABASE, replace=True))
+    print(f"load: {_cores()} cores; {plan}", file=sys.stderr)
+    with served_simulator(plan) as upstream_url:
+        outcomes = [run_variant(variant, plan, database_url, upstream_url) for variant in VARIANTS]
+    print()
+    print(render_table(outcomes))
+    print(TABLE_LEGEND)
+    if details := render_details(outcomes):
+        print()
+        print(details)
+    summary_path = REPORTS / "summary.json"
+    write_summary(plan, outcomes, summary_path)
+    print(f"\n{_cores()} cores shared by locust, the app, the simulator and PostgreSQL; wrote {summary_path.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\nload: interrupted; every process it started has been stopped", file=sys.stderr)
+        sys.exit(130)
