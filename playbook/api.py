@@ -99,8 +99,11 @@ async def _places_results(session: AsyncSession, job: Job) -> PlacesResults:
 
 
 async def _email_results(session: AsyncSession, job: Job) -> EmailResults:
-    contacts = await session.scalars(select(Contact).where(Contact.job_id == job.id).order_by(Contact.email))
-    return EmailResults(job_id=job.id, domain=job.params["domain"], contacts=contacts.all())
+    # Contacts are stored once per domain, by whichever scan found them first: every scan
+    # of a domain reports the domain's contacts, a re-scan included.
+    domain = job.params["domain"]
+    contacts = await session.scalars(select(Contact).where(Contact.domain == domain).order_by(Contact.email))
+    return EmailResults(job_id=job.id, domain=domain, contacts=contacts.all())
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})

@@ -55,6 +55,8 @@ SCENARIOS = (
         ({"domains": ["site-1.test", "flat-1.test", "norobots-1.test", "malformed-1.test"]},),
     ),
     Scenario("sitemap: batch of 1 domain", "/api/v3/sitemap/batch", ({"domains": ["site-1.test"]},)),
+    Scenario("email: scan one site", "/api/v3/email-scraper/scan", ({"domain": "site-1.test"},)),
+    Scenario("email: site with failing pages", "/api/v3/email-scraper/scan", ({"domain": "broken-1.test"},)),
 )
 
 

@@ -16,6 +16,11 @@ Sitemap layouts (`sitemaps`): `flat-*` (one urlset, robots.txt lists none), `nor
 `deep-*` (indexes nested without end), `nositemap-*` (none at all); any other host serves
 an index with nested indexes and a gzipped urlset.
 
+Page layouts (`pages`): `noemail-*` (no e-mail address), `deep-*` (pages chained eight
+links deep), `wide-*` (forty pages one link from home), `broken-*` (also links to pages
+answering 500 and not HTML); any other host's home page links to `/about`, `/contact` and
+`/team`, with addresses plain and obfuscated, to another site, a PDF and a missing page.
+
 `places.test` is the Places-style API (`places_api`). Every answer is delayed by
 `latency_ms`. It is an ASGI app: mounted in-process as an httpx transport, or served on
 127.0.0.1.
