@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 VARIANT ?= standardized
 PORT ?= 8000
+SRC ?= legacy
 
-.PHONY: help install compare test serve db-stop bench load lock clean
+.PHONY: help install compare test serve db-stop bench load audit lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +55,9 @@ bench: install ## Benchmark the batch job five ways (pytest-benchmark); print th
 
 load: install ## Load test both variants with locust (reports/load/)
 	$(BIN)/python -m benchmarks.load
+
+audit: install ## Scan SRC (default: legacy) for background-task anti-patterns
+	$(BIN)/python -m playbook audit $(SRC)
 
 lock: install ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 --generate-hashes --quiet -o requirements.lock

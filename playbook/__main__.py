@@ -5,6 +5,8 @@ import asyncio
 import sys
 
 from playbook.app import VARIANTS
+from playbook.audit.cli import add_arguments as add_audit_arguments
+from playbook.audit.cli import run as run_audit
 from playbook.settings import get_settings
 
 
@@ -18,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     simulator = commands.add_parser("simulator", help="serve the upstream simulator on 127.0.0.1 (load tests)")
     simulator.add_argument("--port", type=int, default=8100)
     commands.add_parser("db-stop", help="stop an embedded PostgreSQL left running")
+    add_audit_arguments(commands.add_parser("audit", help="scan Python code for background-task anti-patterns"))
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return run_audit(args)
     settings = get_settings()
 
     if args.command == "compare":

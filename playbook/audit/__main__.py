@@ -1,0 +1,20 @@
+"""`python -m playbook.audit PATH...`: the audit alone, on the standard library only.
+
+Same options as `python -m playbook audit`; this entry point imports nothing from the
+rest of the harness, so it runs from a bare checkout (pre-commit, CI).
+"""
+
+import argparse
+import sys
+
+from playbook.audit.cli import add_arguments, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m playbook.audit", description="Scan for background-task anti-patterns.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+# expect: R3
+# A relationship read on an object loaded without eager loading: an implicit lazy load (F1).
+from _support import Job, get_background_session
+
+
+async def count_items(job_id: int) -> None:
+    async with get_background_session() as session:
+        job = await session.get(Job, job_id)
+        print(len(job.items))
+
+
+async def start(job_id: int, background_tasks) -> None:
+    background_tasks.add_task(count_items, job_id)
