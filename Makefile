@@ -56,6 +56,9 @@ bench: install ## Benchmark the batch job five ways (pytest-benchmark); print th
 load: install ## Load test both variants with locust (reports/load/)
 	$(BIN)/python -m benchmarks.load
 
+perf-report: install ## Tables and plots from the last bench and load runs (reports/perf, docs/generated/perf)
+	$(BIN)/python -m benchmarks.perf_report
+
 audit: install ## Scan SRC (default: legacy) for background-task anti-patterns
 	$(BIN)/python -m playbook audit $(SRC)
 
