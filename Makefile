@@ -7,10 +7,10 @@ VARIANT ?= standardized
 PORT ?= 8000
 SRC ?= legacy
 
-.PHONY: help install compare test serve db-stop bench load audit lock clean
+.PHONY: help install compare test serve db-stop bench load perf-report audit lock clean tracebacks symbols docs docs-serve docs-check
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,6 @@ compare: install ## Run every scenario on legacy and standardized; print the tab
 
 test: install ## Run the spec against both variants (pytest -m legacy / -m standardized for one)
 	$(BIN)/python -m pytest
-
-.PHONY: tracebacks symbols docs docs-serve docs-check
 
 tracebacks: install ## Capture the legacy batch's real traceback for the docs (docs/generated)
 	$(BIN)/python -m docs_src.capture_tracebacks
@@ -65,6 +63,6 @@ audit: install ## Scan SRC (default: legacy) for background-task anti-patterns
 lock: install ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 --generate-hashes --quiet -o requirements.lock
 
-clean: ## Remove .venv, reports and caches (keeps the database in .pgdata)
-	rm -rf $(VENV) reports .pytest_cache .benchmarks
+clean: ## Remove .venv, reports, the built site and caches (keeps the database in .pgdata)
+	rm -rf $(VENV) reports site docs/generated .pytest_cache .benchmarks
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
