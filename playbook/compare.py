@@ -57,6 +57,24 @@ SCENARIOS = (
     Scenario("sitemap: batch of 1 domain", "/api/v3/sitemap/batch", ({"domains": ["site-1.test"]},)),
     Scenario("email: scan one site", "/api/v3/email-scraper/scan", ({"domain": "site-1.test"},)),
     Scenario("email: site with failing pages", "/api/v3/email-scraper/scan", ({"domain": "broken-1.test"},)),
+    # 60 places on 4 pages, each 0.5 s away: a connection held across the pages outlasts
+    # the 1 s anyone else waits for one.
+    Scenario(
+        "places: one search",
+        "/api/v3/places/search",
+        ({"query": "pizza restaurants downtown", "location": "Austin, TX"},),
+        settings={"upstream_latency_ms": 500},
+    ),
+    Scenario(
+        "places: 4 concurrent searches, pool of 2",
+        "/api/v3/places/search",
+        tuple(
+            {"query": "pizza restaurants downtown", "location": city}
+            for city in ("Austin, TX", "Boston, MA", "Chicago, IL", "Denver, CO")
+        ),
+        settings={"pool_size": 2, "pool_timeout": 1.0, "upstream_latency_ms": 500},
+        report_api=True,
+    ),
 )
 
 

@@ -21,9 +21,10 @@ links deep), `wide-*` (forty pages one link from home), `broken-*` (also links t
 answering 500 and not HTML); any other host's home page links to `/about`, `/contact` and
 `/team`, with addresses plain and obfuscated, to another site, a PDF and a missing page.
 
-`places.test` is the Places-style API (`places_api`). Every answer is delayed by
-`latency_ms`. It is an ASGI app: mounted in-process as an httpx transport, or served on
-127.0.0.1.
+`places.test` is the Places-style API (`places_api`): words in the query pick its
+behaviour (rate limits, denial, failures), and its pages take a latency of their own.
+Every answer is delayed by `latency_ms`. It is an ASGI app: mounted in-process as an
+httpx transport, or served on 127.0.0.1.
 """
 
 import asyncio
