@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 
 from playbook.app import VARIANTS, Variant, create_app
 from playbook.database import get_pool_stats, prepare_database
-from playbook.server import RunningApp, serve_in_process
+from playbook.server import EscapedExceptions, RunningApp, serve_in_process
 from playbook.settings import PROJECT_ROOT, Settings
 
 REPORTS = PROJECT_ROOT / "reports"
@@ -101,6 +101,7 @@ class Outcome:
     failed: int
     statuses: dict[str, int]
     exceptions: dict[str, int]
+    logged_exceptions: dict[str, int]
     seconds: float
     peak_connections: int
     api_ok: int
@@ -132,6 +133,17 @@ async def _probe_api(app: RunningApp, job_id: str, probe: ApiProbe) -> None:
 
 
 async def run_scenario(app: RunningApp, variant: Variant, scenario: Scenario) -> Outcome:
+    # What the service itself logged with a traceback: swallowed errors too, not only escaped ones.
+    logged = EscapedExceptions()
+    service_log = logging.getLogger(variant)
+    service_log.addHandler(logged)
+    try:
+        return await _run_scenario(app, variant, scenario, logged)
+    finally:
+        service_log.removeHandler(logged)
+
+
+async def _run_scenario(app: RunningApp, variant: Variant, scenario: Scenario, logged: EscapedExceptions) -> Outcome:
     get_pool_stats().reset_peak()
     started = time.perf_counter()
     responses = await asyncio.gather(*(app.client.post(scenario.path, json=body) for body in scenario.bodies))
@@ -152,6 +164,7 @@ async def run_scenario(app: RunningApp, variant: Variant, scenario: Scenario) ->
         failed=sum(job["failed_count"] for job in jobs),
         statuses=dict(Counter(job["status"] for job in jobs)),
         exceptions=dict(Counter(type(exc).__name__ for exc in app.escaped_exceptions)),
+        logged_exceptions=dict(Counter(type(exc).__name__ for exc in logged.exceptions)),
         seconds=round(seconds, 3),
         peak_connections=get_pool_stats().peak,
         api_ok=probe.ok,
@@ -181,15 +194,14 @@ async def run_all(url: URL, settings: Settings) -> list[Outcome]:
 
 
 def render_table(outcomes: list[Outcome]) -> str:
-    header = f"  {'variant':<13}{'processed':>9}{'failed':>7}  {'status':<11}{'exceptions':<21}{'secs':>6}{'conns':>6}"
+    header = f"  {'variant':<13}{'processed':>9}{'failed':>7}  {'status':<11}{'exceptions':<23}{'secs':>6}{'conns':>6}"
     lines = [header, "  " + "-" * (len(header) - 2)]
     for scenario in SCENARIOS:
         lines.append(scenario.name)
         for outcome in (o for o in outcomes if o.scenario == scenario.name):
-            exceptions = ", ".join(f"{name}: {count}" for name, count in outcome.exceptions.items()) or "-"
             lines.append(
                 f"  {outcome.variant:<13}{outcome.processed:>9}{outcome.failed:>7}  {outcome.status:<11}"
-                f"{exceptions:<21}{outcome.seconds:>6.2f}{outcome.peak_connections:>6}"
+                f"{_counts(outcome.exceptions) or '-':<23}{outcome.seconds:>6.2f}{outcome.peak_connections:>6}"
             )
             lines.extend(_detail_lines(scenario, outcome))
     return "\n".join(lines)
@@ -204,8 +216,18 @@ def _detail_lines(scenario: Scenario, outcome: Outcome) -> list[str]:
         lines.append(
             f"{indent}api while running: {outcome.api_ok} ok, {outcome.api_failed} failed, p95 {outcome.api_p95_seconds:.2f} s"
         )
+    if outcome.logged_exceptions:
+        lines.append(f"{indent}logged by the service: {_counts(outcome.logged_exceptions)}")
     lines.extend(f"{indent}failed {item}: {reason}" for item, reason in outcome.failed_items.items())
-    return lines
+    return [_fit(line) for line in lines]
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name}: {count}" for name, count in counts.items())
+
+
+def _fit(line: str, width: int = 80) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 async def compare(settings: Settings) -> int:
@@ -220,8 +242,9 @@ async def compare(settings: Settings) -> int:
     print(render_table(outcomes))
     json_path = REPORTS / "compare.json"
     json_path.write_text(json.dumps([asdict(outcome) for outcome in outcomes], indent=2) + "\n")
-    print(f"\nexceptions: raised out of background tasks or requests, as uvicorn logged them (tracebacks: {_relative(log_path)})")
-    print("conns: peak connections checked out of the app's pool during the scenario, the API's own reads included")
+    print("\nexceptions: escaped from tasks or requests, as uvicorn logged them")
+    print(f"logged by the service: tracebacks it logged itself (see {_relative(log_path)})")
+    print("conns: peak connections checked out of the pool, the API's own reads included")
     print(f"wrote {_relative(json_path)} in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -50,7 +50,8 @@ class InFlight:
 
 
 class EscapedExceptions(logging.Handler):
-    """Collects the exceptions uvicorn logs because nothing in the app handled them."""
+    """Collects the exceptions logged with a traceback at ERROR level on the logger it is
+    attached to; on uvicorn's, the ones nothing in the app handled."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)
