@@ -6,6 +6,7 @@ being handed over. It is disposed and unbound at shutdown (rule R8). This module
 create sessions: how a session is configured is the lesson of each variant.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class PoolStats:
 
 _bound_engine: AsyncEngine | None = None
 _bound_pool_stats = PoolStats()
+_background_slots: asyncio.Semaphore | None = None
 
 
 def get_engine() -> AsyncEngine:
@@ -110,10 +112,17 @@ def get_pool_stats() -> PoolStats:
     return _bound_pool_stats
 
 
+def get_background_slots() -> asyncio.Semaphore:
+    """How many connections background sessions may hold at once: the pool less those reserved for requests."""
+    if _background_slots is None:
+        raise RuntimeError("no engine is bound: run inside the app lifespan or a worker (bound_engine)")
+    return _background_slots
+
+
 @asynccontextmanager
 async def bound_engine(url: URL, settings: Settings) -> AsyncIterator[AsyncEngine]:
     """Create the engine on the running loop, bind it for background code, dispose it at exit."""
-    global _bound_engine, _bound_pool_stats
+    global _bound_engine, _bound_pool_stats, _background_slots
     if _bound_engine is not None:
         raise RuntimeError("an engine is already bound in this process")
     engine = create_async_engine(
@@ -124,11 +133,13 @@ async def bound_engine(url: URL, settings: Settings) -> AsyncIterator[AsyncEngin
     )
     _bound_pool_stats = PoolStats()
     _bound_pool_stats.attach(engine)
+    pool_capacity = settings.pool_size + settings.max_overflow
+    _background_slots = asyncio.Semaphore(max(1, pool_capacity - settings.reserved_for_requests))
     _bound_engine = engine
     try:
         yield engine
     finally:
-        _bound_engine = None
+        _bound_engine = _background_slots = None
         await engine.dispose()
 
 

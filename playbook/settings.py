@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     pool_size: int = 5
     max_overflow: int = 0
     pool_timeout: float = 5.0
+    reserved_for_requests: int = Field(
+        default=1, ge=0, description="Pool connections background sessions leave free for requests."
+    )
     upstream_latency_ms: int = Field(default=0, ge=0, description="Latency the simulator adds to every answer.")
     upstream_timeout: float = Field(default=2.0, gt=0, description="httpx timeout for upstream calls, seconds.")
     upstream_url: str | None = Field(

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.database import get_engine
+from playbook.database import get_background_slots, get_engine
 
 
 async def get_session() -> AsyncIterator[AsyncSession]:
@@ -29,8 +29,12 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 @asynccontextmanager
 async def get_background_session() -> AsyncIterator[AsyncSession]:
     """One short session for one discrete operation: commit on success, roll back on error, always close."""
+    # Background work queues for a slot rather than for the pool, so requests always find a connection.
     # close_resets_only=False: a session used after close fails loudly instead of reconnecting (F8).
-    async with AsyncSession(get_engine(), expire_on_commit=False, close_resets_only=False) as session:
+    async with (
+        get_background_slots(),
+        AsyncSession(get_engine(), expire_on_commit=False, close_resets_only=False) as session,
+    ):
         try:
             yield session
             await session.commit()

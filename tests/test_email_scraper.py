@@ -316,3 +316,13 @@ async def test_legacy_swallows_the_error_and_leaves_the_job_pending_F11(database
     assert type(logged_exception(caplog, LEGACY_LOGGER)[1]) is RuntimeError
     assert (job["status"], job["start_time"], job["end_time"], job["error"]) == ("pending", None, None, None)
     assert await stored_contacts(read_engine, host) == []
+
+
+@pytest.mark.standardized
+async def test_standardized_scan_leaves_no_connection_for_a_dead_loop_F6(database_url, settings, caplog):
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as app:
+        job = await run_to_end(app, SCAN, {"domain": site("site", "f6-standardized")})
+    # The engine was created and disposed on the app's loop (R8): the pool closed every connection cleanly.
+
+    assert job["status"] == "partial"
+    assert [record.getMessage() for record in caplog.records if record.name == POOL_LOGGER] == []
