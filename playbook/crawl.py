@@ -15,9 +15,7 @@ from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-import httpx
-
-from playbook.upstream.client import get_http_client
+from playbook.upstream.pages_fetch import get_html
 
 MAX_PAGES = 20
 MAX_DEPTH = 2
@@ -73,18 +71,7 @@ async def crawl_site(domain: str) -> AsyncIterator[PageScan]:
 
 async def fetch_page(url: str) -> str:
     """The HTML of the page at `url`, or `PageError`."""
-    try:
-        response = await get_http_client().get(url)
-    except httpx.TimeoutException as exc:
-        raise PageError(f"timed out ({exc})") from exc
-    except httpx.HTTPError as exc:
-        raise PageError(f"request failed: {type(exc).__name__}: {exc}") from exc
-    if response.status_code >= 400:
-        raise PageError(f"HTTP {response.status_code}")
-    content_type = response.headers.get("content-type", "")
-    if not content_type.startswith("text/html"):
-        raise PageError(f"not an HTML page ({content_type or 'no content-type'})")
-    return response.text
+    return (await get_html(url, error=PageError)).text
 
 
 def extract_emails(source: str) -> frozenset[str]:

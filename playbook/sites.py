@@ -7,9 +7,7 @@ It holds no database resources, so callers decide where it runs relative to sess
 import re
 from dataclasses import dataclass
 
-import httpx
-
-from playbook.upstream.client import get_http_client
+from playbook.upstream.pages_fetch import get_html
 
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -26,16 +24,6 @@ class Site:
 
 
 async def fetch_site(domain: str) -> Site:
-    try:
-        response = await get_http_client().get(f"http://{domain}/")
-    except httpx.TimeoutException as exc:
-        raise SiteError(f"timed out ({exc})") from exc
-    except httpx.HTTPError as exc:
-        raise SiteError(f"request failed: {type(exc).__name__}: {exc}") from exc
-    if response.status_code >= 400:
-        raise SiteError(f"HTTP {response.status_code}")
-    content_type = response.headers.get("content-type", "")
-    if not content_type.startswith("text/html"):
-        raise SiteError(f"not an HTML page ({content_type or 'no content-type'})")
+    response = await get_html(f"http://{domain}/", error=SiteError)
     match = _TITLE.search(response.text)
     return Site(domain=domain, http_status=response.status_code, title=match.group(1).strip() if match else None)
