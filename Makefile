@@ -7,7 +7,7 @@ VARIANT ?= standardized
 PORT ?= 8000
 SRC ?= legacy
 
-.PHONY: help install compare test serve db-stop bench load perf-report audit lock clean tracebacks symbols docs docs-serve docs-check
+.PHONY: help install compare test serve db-stop bench load perf-report audit lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,19 +25,25 @@ compare: install ## Run every scenario on legacy and standardized; print the tab
 test: install ## Run the spec against both variants (pytest -m legacy / -m standardized for one)
 	$(BIN)/python -m pytest
 
-tracebacks: install ## Capture the legacy batch's real traceback for the docs (docs/generated)
+tracebacks: install ## Capture each catalog failure from the legacy services for the docs (docs/generated)
 	$(BIN)/python -m docs_src.capture_tracebacks
 
 symbols: install ## Cut the definitions the docs include out of the code (docs/generated)
 	$(BIN)/python -m docs_src.symbols
 
-docs: install tracebacks symbols ## Build the docs site strictly into site/
+audit-docs: install ## Write the audit's report on each entry point a page names (docs/generated)
+	$(BIN)/python -m docs_src.audit_excerpts
+
+perf-stubs: install ## Mark the performance figures not measured yet, where make perf-report wrote none
+	$(BIN)/python -m docs_src.perf_stubs
+
+docs: install tracebacks symbols audit-docs perf-stubs ## Build the docs site strictly into site/
 	$(BIN)/mkdocs build --strict
 
-docs-serve: install tracebacks symbols ## Serve the docs on 127.0.0.1:8001, reloading on change
+docs-serve: install tracebacks symbols audit-docs perf-stubs ## Serve the docs on 127.0.0.1:8001, reloading on change
 	$(BIN)/mkdocs serve -a 127.0.0.1:8001
 
-docs-check: install tracebacks symbols ## Build the docs, then check the key pages in headless Chromium
+docs-check: install tracebacks symbols audit-docs perf-stubs ## Build the docs, then check the key pages in headless Chromium
 	$(BIN)/python -m playbook.docs_check
 
 serve: install ## Serve VARIANT (legacy|standardized) on 127.0.0.1:PORT with the simulator mounted

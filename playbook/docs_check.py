@@ -53,6 +53,8 @@ KEY_PAGES = (
     KeyPage("home", "", linked_tabs=True),
     KeyPage("standard", "standard/", linked_tabs=False),
     KeyPage("batch", "services/batch/", linked_tabs=True),
+    KeyPage("catalog", "catalog/", linked_tabs=False),
+    KeyPage("sitemap", "services/sitemap/", linked_tabs=True),
     KeyPage("pitfalls", "pitfalls/", linked_tabs=False),
 )
 

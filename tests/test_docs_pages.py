@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from docs_src import capture_tracebacks
+from docs_src import audit_excerpts, capture_tracebacks, perf_stubs
+from docs_src.symbols import DOCSTRING_INCLUDE, MissingSymbol, extract, module_docstring
+from docs_src.symbols import pages as docs_pages
 from docs_src.symbols import INCLUDE as SYMBOL_INCLUDE
-from docs_src.symbols import MissingSymbol, extract
 from playbook.settings import PROJECT_ROOT
 
 DOCS = PROJECT_ROOT / "docs"
@@ -36,7 +37,7 @@ class CodeBlock:
 
 
 def pages() -> list[Path]:
-    return sorted(DOCS.rglob("*.md"))
+    return docs_pages(DOCS)
 
 
 def _page_id(page: Path) -> str:
@@ -81,17 +82,32 @@ def includes(page: Path) -> list[str]:
     return SNIPPET.findall(page.read_text())
 
 
+WRITTEN_BEFORE_THE_BUILD = capture_tracebacks.OUTPUT_FILES | perf_stubs.OUTPUT_FILES
+
+
+def generated_include_problem(target: str) -> str | None:
+    """Why a file that a make step writes before the build would not be there, or None when it would."""
+    symbol = SYMBOL_INCLUDE.fullmatch(target)
+    docstring = DOCSTRING_INCLUDE.fullmatch(target)
+    audit = audit_excerpts.INCLUDE.fullmatch(target)
+    try:
+        if symbol:
+            extract(symbol[1])
+        elif docstring:
+            module_docstring(docstring[1])
+        elif audit:
+            audit_excerpts.excerpt(audit[1], audit[2])
+        elif PROJECT_ROOT / target not in WRITTEN_BEFORE_THE_BUILD:
+            return f"nothing writes {target}"
+    except (MissingSymbol, audit_excerpts.UnknownEntryPoint) as exc:
+        return str(exc)
+    return None
+
+
 def include_problem(target: str) -> str | None:
     """Why an include target would not resolve, or None when it does."""
-    symbol = SYMBOL_INCLUDE.fullmatch(target)
-    if symbol:
-        try:
-            extract(symbol[1])
-        except MissingSymbol as exc:
-            return str(exc)
-        return None
-    if PROJECT_ROOT / target in (capture_tracebacks.TRACEBACK, capture_tracebacks.EXCHANGE):
-        return None
+    if target.startswith("docs/generated/"):
+        return generated_include_problem(target)
     if (PROJECT_ROOT / target).is_file():
         return None
     line_range, section = LINE_RANGE.match(target), SECTION.match(target)
@@ -169,3 +185,7 @@ def test_the_checks_see_pasted_code_and_missing_includes() -> None:
     assert include_problem("docs/generated/symbols/standardized.db.no_such_name.py") == (
         "standardized.db.no_such_name: standardized/db.py defines no top-level no_such_name"
     )
+    assert include_problem("docs/generated/audit/legacy.no_such_task.txt") == (
+        "the audit of legacy/ finds no entry point no_such_task"
+    )
+    assert include_problem("docs/generated/tracebacks/F12.txt") == "nothing writes docs/generated/tracebacks/F12.txt"
