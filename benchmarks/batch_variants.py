@@ -1,4 +1,4 @@
-"""The same batch job written five ways, for the benchmarks only.
+"""The same batch job written six ways, for the benchmarks only.
 
 Every variant fetches the same sites and issues the same SQL: mark the job processing,
 then per item an upsert of its row and an atomic update of the job's counters in one

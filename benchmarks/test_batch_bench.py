@@ -1,4 +1,4 @@
-"""What one session per operation costs: the batch job, five ways, at 0 and 50 ms upstream latency.
+"""What one session per operation costs: the batch job, six ways, at 0 and 50 ms upstream latency.
 
 Each round processes a fresh job; after the last round the job is read back, so a
 variant that stopped writing cannot post a good time. Ratios are computed by

@@ -155,7 +155,7 @@ async def test_health_names_the_variant(app, variant):
 
 
 @pytest.mark.legacy
-async def test_legacy_batch_dies_with_missing_greenlet_after_the_202(database_url, settings, read_engine):
+async def test_legacy_batch_dies_with_missing_greenlet_after_the_202_F2(database_url, settings, read_engine):
     async with serve_in_process(create_app("legacy", database_url=database_url, settings=settings)) as app:
         accepted = await submit(app, BATCHES, {"items": HEALTHY})
         await app.wait_idle()

@@ -24,7 +24,7 @@ from playbook.models import Job, SitemapFile, SitemapUrl
 from playbook.schemas import MAX_SITEMAP_DOMAINS
 from playbook.server import serve_in_process
 from standardized.services.sitemap import background_service as standardized_service
-from standardized.services.sitemap.crawler import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN
+from playbook.sitemap_crawl import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN
 from tests.helpers import aware, count_rows, error_messages, read_job, read_results, run_to_end, submit
 
 SCAN = "/api/v3/sitemap/scan"

@@ -9,7 +9,7 @@ domains shared out to a fixed number of workers, each opening its own sessions (
 re-run that replaces what an earlier attempt stored (R7); a job that always ends terminal
 with its error recorded (R5, R6).
 Does not guarantee: that a crawl is fast or polite; domains are crawled `WORKERS` at a
-time with no per-host rate limit. What a domain fails on, and the caps, are in `crawler`.
+time with no per-host rate limit. What a domain fails on, and the caps, are in `playbook.sitemap_crawl`.
 """
 
 import asyncio
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from playbook.models import SitemapFile, SitemapUrl
 from standardized.db import get_background_session
 from standardized.jobs import finish_job, record_item, run_job, start_job
-from standardized.services.sitemap.crawler import CrawlError, Sitemap, crawl_domain
+from playbook.sitemap_crawl import CrawlError, Sitemap, crawl_domain
 
 logger = logging.getLogger(__name__)
 
