@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 VARIANT ?= standardized
 PORT ?= 8000
+# mkdocs-material prints a banner about MkDocs 2 on every build; the site does not depend on it.
+export NO_MKDOCS_2_WARNING := 1
 SRC ?= legacy
 
 .PHONY: help install compare test serve db-stop bench load perf-report audit lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
