@@ -11,10 +11,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from playbook.database import get_engine
 from sqlalchemy.orm import aliased
 
+from playbook.database import get_engine
 from playbook.models import BatchItem, Contact, Job, JobPlace, Place, SitemapFile, SitemapUrl
 from playbook.schemas import (
     BatchResults,

@@ -8,7 +8,6 @@ and writes them; the models do not protect against misuse.
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-
 from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint, func

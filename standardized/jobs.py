@@ -10,7 +10,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable
-
 from typing import Any
 
 from sqlalchemy import ARRAY, Text, case, cast, func, update

@@ -1,11 +1,12 @@
 """Small steps the spec repeats: submit a job, wait for its background work, read it back."""
 
+import asyncio
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from playbook.models import Base
+from playbook.models import Base, Job
 from playbook.server import RunningApp
 
 
@@ -50,3 +51,24 @@ def error_messages(response_json: dict) -> str:
     """FastAPI's 422 detail as one string, to look for the message a person would read."""
     detail = response_json["detail"]
     return detail if isinstance(detail, str) else " | ".join(error["msg"] for error in detail)
+
+
+async def assert_rejected_without_writing(app: RunningApp, engine: AsyncEngine, path: str, body: dict, message: str) -> None:
+    """The request gets a 422 whose message contains `message`, and no job row is written."""
+    jobs_before = await count_rows(engine, Job)
+    response = await app.client.post(path, json=body)
+    assert response.status_code == 422
+    assert message in error_messages(response.json())
+    assert await count_rows(engine, Job) == jobs_before
+
+
+async def statuses_seen(app: RunningApp, accepted: dict) -> list[str]:
+    """Every status the job showed, polled until its background work ended."""
+    seen = [accepted["status"]]
+    while not app.idle:
+        status = (await read_job(app, accepted["id"]))["status"]
+        if status != seen[-1]:
+            seen.append(status)
+        await asyncio.sleep(0.02)
+    final = (await read_job(app, accepted["id"]))["status"]
+    return seen if final == seen[-1] else [*seen, final]

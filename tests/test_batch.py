@@ -15,10 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from playbook.app import create_app
 from playbook.database import get_engine, get_pool_stats
 from playbook.models import BatchItem, Job
-from playbook.server import serve_in_process
 from playbook.schemas import MAX_BATCH_ITEMS
+from playbook.server import serve_in_process
 from standardized.services.batch.batch_functions import process_batch_concurrently, process_batch_with_own_session
-from tests.helpers import aware, count_rows, error_messages, read_job, read_results, run_to_end, submit
+from tests.helpers import (
+    assert_rejected_without_writing,
+    aware,
+    count_rows,
+    error_messages,
+    read_job,
+    read_results,
+    run_to_end,
+    statuses_seen,
+    submit,
+)
 
 BATCHES = "/api/v3/batches"
 HEALTHY = ["alpha.test", "beta.test", "gamma.test"]
@@ -38,16 +48,7 @@ async def test_batch_is_accepted_as_pending(app):
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
 async def test_batch_goes_pending_processing_completed(app):
     accepted = await submit(app, BATCHES, {"items": ["slow-1.test", "slow-2.test", *HEALTHY]})
-    seen = [accepted["status"]]
-    while not app.idle:
-        status = (await read_job(app, accepted["id"]))["status"]
-        if status != seen[-1]:
-            seen.append(status)
-        await asyncio.sleep(0.02)
-    final = (await read_job(app, accepted["id"]))["status"]
-    if final != seen[-1]:
-        seen.append(final)
-    assert seen == ["pending", "processing", "completed"]
+    assert await statuses_seen(app, accepted) == ["pending", "processing", "completed"]
 
 
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
@@ -118,11 +119,7 @@ BAD_BATCHES = {
 
 @pytest.mark.parametrize(("body", "message"), BAD_BATCHES.values(), ids=BAD_BATCHES.keys())
 async def test_bad_batch_gets_a_clear_422_and_writes_nothing(app, read_engine, body, message):
-    jobs_before = await count_rows(read_engine, Job)
-    response = await app.client.post(BATCHES, json=body)
-    assert response.status_code == 422
-    assert message in error_messages(response.json())
-    assert await count_rows(read_engine, Job) == jobs_before
+    await assert_rejected_without_writing(app, read_engine, BATCHES, body, message)
 
 
 async def test_body_that_is_not_json_gets_a_422(app, read_engine):

@@ -15,8 +15,8 @@ import yaml
 
 from docs_src import audit_excerpts, capture_tracebacks, perf_stubs
 from docs_src.symbols import DOCSTRING_INCLUDE, MissingSymbol, extract, module_docstring
-from docs_src.symbols import pages as docs_pages
 from docs_src.symbols import INCLUDE as SYMBOL_INCLUDE
+from docs_src.symbols import pages as docs_pages
 from playbook.settings import PROJECT_ROOT
 
 DOCS = PROJECT_ROOT / "docs"

@@ -16,10 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from playbook.app import create_app
 from playbook.crawl import MAX_DEPTH, MAX_PAGES
 from playbook.database import get_pool_stats
-from playbook.models import Contact, Job
+from playbook.models import Contact
 from playbook.server import serve_in_process
 from standardized.tasks.email_scraper import scrape_emails_task
-from tests.helpers import aware, count_rows, error_messages, read_job, read_results, run_to_end, submit
+from tests.helpers import (
+    assert_rejected_without_writing,
+    aware,
+    read_job,
+    read_results,
+    run_to_end,
+    submit,
+)
 
 SCAN = "/api/v3/email-scraper/scan"
 F4_F5_F11 = (
@@ -241,11 +248,7 @@ BAD_SCANS = {
 
 @pytest.mark.parametrize(("body", "message"), BAD_SCANS.values(), ids=BAD_SCANS.keys())
 async def test_bad_scan_request_gets_a_clear_422_and_writes_nothing(app, read_engine, body, message):
-    jobs_before = await count_rows(read_engine, Job)
-    response = await app.client.post(SCAN, json=body)
-    assert response.status_code == 422
-    assert message in error_messages(response.json())
-    assert await count_rows(read_engine, Job) == jobs_before
+    await assert_rejected_without_writing(app, read_engine, SCAN, body, message)
 
 
 async def scan_with_legacy(database_url, settings, host: str) -> tuple[dict, list[BaseException]]:

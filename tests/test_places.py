@@ -19,11 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.app import create_app
 from playbook.database import get_pool_stats
-from playbook.models import Job, JobPlace, Place
+from playbook.models import JobPlace, Place
 from playbook.places import MAX_ATTEMPTS
 from playbook.server import serve_in_process
 from playbook.upstream.places_api import PlacesApi, search_results
-from tests.helpers import aware, count_rows, error_messages, read_job, read_results, run_to_end, submit
+from tests.helpers import (
+    assert_rejected_without_writing,
+    aware,
+    count_rows,
+    read_job,
+    read_results,
+    run_to_end,
+    submit,
+)
 
 SEARCH = "/api/v3/places/search"
 AUSTIN = "Austin, TX"
@@ -175,11 +183,7 @@ BAD_SEARCHES = {
 
 @pytest.mark.parametrize(("body", "message"), BAD_SEARCHES.values(), ids=BAD_SEARCHES.keys())
 async def test_bad_search_gets_a_clear_422_and_writes_nothing(app, read_engine, body, message):
-    jobs_before = await count_rows(read_engine, Job)
-    response = await app.client.post(SEARCH, json=body)
-    assert response.status_code == 422
-    assert message in error_messages(response.json())
-    assert await count_rows(read_engine, Job) == jobs_before
+    await assert_rejected_without_writing(app, read_engine, SEARCH, body, message)
 
 
 # "pizza restaurants downtown" finds 60 places, on 4 pages of 400 ms or more each. Legacy

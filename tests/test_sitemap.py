@@ -7,7 +7,6 @@ after a commit (F3). Those runs are strict xfails; the `test_legacy_*` tests at 
 assert each failure itself, and the `test_standardized_*` ones what the pattern adds.
 """
 
-import asyncio
 import traceback
 import uuid
 
@@ -23,9 +22,9 @@ from playbook.database import get_pool_stats
 from playbook.models import Job, SitemapFile, SitemapUrl
 from playbook.schemas import MAX_SITEMAP_DOMAINS
 from playbook.server import serve_in_process
-from standardized.services.sitemap import background_service as standardized_service
 from playbook.sitemap_crawl import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN
-from tests.helpers import aware, count_rows, error_messages, read_job, read_results, run_to_end, submit
+from standardized.services.sitemap import background_service as standardized_service
+from tests.helpers import assert_rejected_without_writing, aware, read_job, read_results, run_to_end, statuses_seen, submit
 
 SCAN = "/api/v3/sitemap/scan"
 BATCH = "/api/v3/sitemap/batch"
@@ -202,16 +201,7 @@ async def test_batch_scans_every_domain(app, read_engine):
 @pytest.mark.fails_on_legacy("F9", "F11", reason=F9_F11)
 async def test_batch_goes_pending_processing_completed(app):
     accepted = await submit(app, BATCH, {"domains": ["slow-1.test", "slow-2.test", "shop.test"]})
-    seen = [accepted["status"]]
-    while not app.idle:
-        status = (await read_job(app, accepted["id"]))["status"]
-        if status != seen[-1]:
-            seen.append(status)
-        await asyncio.sleep(0.02)
-    final = (await read_job(app, accepted["id"]))["status"]
-    if final != seen[-1]:
-        seen.append(final)
-    assert seen == ["pending", "processing", "completed"]
+    assert await statuses_seen(app, accepted) == ["pending", "processing", "completed"]
 
 
 @pytest.mark.fails_on_legacy("F9", "F11", reason=F9_F11)
@@ -278,11 +268,7 @@ BAD_REQUESTS = {
 
 @pytest.mark.parametrize(("path", "body", "message"), BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
 async def test_bad_request_gets_a_clear_422_and_writes_nothing(app, read_engine, path, body, message):
-    jobs_before = await count_rows(read_engine, Job)
-    response = await app.client.post(path, json=body)
-    assert response.status_code == 422
-    assert message in error_messages(response.json())
-    assert await count_rows(read_engine, Job) == jobs_before
+    await assert_rejected_without_writing(app, read_engine, path, body, message)
 
 
 @pytest.mark.standardized

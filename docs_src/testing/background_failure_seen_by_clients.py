@@ -11,8 +11,8 @@ import warnings
 
 import httpx
 from fastapi import BackgroundTasks, FastAPI
-from starlette.exceptions import StarletteDeprecationWarning
 from sqlalchemy.engine import URL
+from starlette.exceptions import StarletteDeprecationWarning
 
 from playbook.server import serve_in_process
 

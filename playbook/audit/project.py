@@ -114,8 +114,8 @@ def functions_in(module: SourceModule) -> Iterator[FunctionRef]:
 
 def _statement_blocks(statement: ast.stmt) -> Iterator[list[ast.stmt]]:
     """The statement lists inside a compound statement (definitions only appear there)."""
-    for field in ("body", "orelse", "finalbody"):
-        block = getattr(statement, field, None)
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(statement, name, None)
         if isinstance(block, list):
             yield block
     for part in [*getattr(statement, "handlers", []), *getattr(statement, "cases", [])]:

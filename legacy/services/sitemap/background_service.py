@@ -25,9 +25,9 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from legacy.jobs import finish_job, record_item, start_job
-from playbook.sitemap_crawl import CrawlError, Sitemap, crawl_domain
 from playbook.database import get_engine
 from playbook.models import Job, SitemapFile, SitemapUrl
+from playbook.sitemap_crawl import CrawlError, Sitemap, crawl_domain
 
 logger = logging.getLogger(__name__)
 

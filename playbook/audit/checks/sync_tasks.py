@@ -16,6 +16,7 @@ from playbook.audit.rules import SYNC_TASK_DRIVES_ASYNC
 from playbook.audit.syntax import body_nodes
 from playbook.audit.values import SessionValue
 
+
 def judge_sync_task(context: EntryContext) -> Iterator[Verdict]:
     if context.function.is_async:
         return

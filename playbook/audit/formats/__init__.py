@@ -8,7 +8,6 @@ from playbook.audit.formats.sarif import render_sarif
 from playbook.audit.formats.text import render_text
 
 
-
 class Renderer(Protocol):
     def __call__(self, report: AuditReport, *, help_uri_base: str = "") -> str: ...
 

@@ -22,9 +22,9 @@ from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.models import SitemapFile, SitemapUrl
+from playbook.sitemap_crawl import CrawlError, Sitemap, crawl_domain
 from standardized.db import get_background_session
 from standardized.jobs import finish_job, record_item, run_job, start_job
-from playbook.sitemap_crawl import CrawlError, Sitemap, crawl_domain
 
 logger = logging.getLogger(__name__)
 
