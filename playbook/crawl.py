@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-from playbook.upstream.pages_fetch import get_html
+from playbook.upstream.fetch import get_html
 
 MAX_PAGES = 20
 MAX_DEPTH = 2

@@ -11,9 +11,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from playbook.upstream.client import get_http_client
+from playbook.upstream.fetch import get_ok
 from playbook.upstream.places_api import PLACES_HOST, TEXT_SEARCH_PATH
 
 TEXT_SEARCH_URL = f"http://{PLACES_HOST}{TEXT_SEARCH_PATH}"
@@ -64,14 +62,7 @@ def _worth_retrying(status: str | None, *, with_token: bool) -> bool:
 
 
 async def _get(params: dict[str, str]) -> dict[str, Any]:
-    try:
-        response = await get_http_client().get(TEXT_SEARCH_URL, params=params)
-    except httpx.TimeoutException as exc:
-        raise PlacesError(f"timed out ({exc})") from exc
-    except httpx.HTTPError as exc:
-        raise PlacesError(f"request failed: {type(exc).__name__}: {exc}") from exc
-    if response.status_code >= 400:
-        raise PlacesError(f"HTTP {response.status_code}")
+    response = await get_ok(TEXT_SEARCH_URL, error=PlacesError, params=params)
     try:
         body = response.json()
     except ValueError as exc:

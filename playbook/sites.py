@@ -7,7 +7,7 @@ It holds no database resources, so callers decide where it runs relative to sess
 import re
 from dataclasses import dataclass
 
-from playbook.upstream.pages_fetch import get_html
+from playbook.upstream.fetch import get_html
 
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
