@@ -45,10 +45,9 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from playbook.app import VARIANTS, Variant
 from playbook.database import prepare_database
 from playbook.models import TERMINAL_STATUSES, Job
-from playbook.settings import PROJECT_ROOT, get_settings
+from playbook.settings import PROJECT_ROOT, VARIANTS, Variant, get_settings
 
 LOAD_DATABASE = "playbook_load"
 REPORTS = PROJECT_ROOT / "reports" / "load"

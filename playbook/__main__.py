@@ -1,13 +1,12 @@
-"""Command line behind the Makefile: `python -m playbook {compare,serve,simulator,db-stop}`."""
+"""Command line behind the Makefile: `python -m playbook {compare,serve,simulator,db-stop,audit}`."""
 
 import argparse
 import asyncio
 import sys
 
-from playbook.app import VARIANTS
 from playbook.audit.cli import add_arguments as add_audit_arguments
 from playbook.audit.cli import run as run_audit
-from playbook.settings import get_settings
+from playbook.settings import VARIANTS, get_settings
 
 
 def main(argv: list[str] | None = None) -> int:

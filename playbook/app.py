@@ -9,18 +9,14 @@ CLI and the tests prepare the database before an app starts.
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
 
 from fastapi import FastAPI
 from sqlalchemy.engine import URL
 
 from playbook.api import router as jobs_router
 from playbook.database import bound_engine
-from playbook.settings import Settings
+from playbook.settings import Settings, Variant
 from playbook.upstream.client import bound_http_client
-
-Variant = Literal["legacy", "standardized"]
-VARIANTS: tuple[Variant, ...] = ("legacy", "standardized")
 
 
 def create_app(variant: Variant, *, database_url: URL, settings: Settings) -> FastAPI:

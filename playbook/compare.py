@@ -17,10 +17,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from playbook.app import VARIANTS, Variant, create_app
+from playbook.app import create_app
 from playbook.database import get_pool_stats, prepare_database
 from playbook.server import EscapedExceptions, RunningApp, serve_in_process
-from playbook.settings import PROJECT_ROOT, Settings
+from playbook.settings import PROJECT_ROOT, VARIANTS, Settings, Variant
 
 REPORTS = PROJECT_ROOT / "reports"
 BACKGROUND_TIMEOUT = 60.0

@@ -2,11 +2,15 @@
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+Variant = Literal["legacy", "standardized"]
+VARIANTS: tuple[Variant, ...] = ("legacy", "standardized")
 
 
 class Settings(BaseSettings):

@@ -13,10 +13,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from playbook.app import VARIANTS, Variant, create_app
+from playbook.app import create_app
 from playbook.database import create_database, create_schema, drop_database, resolve_server_url
 from playbook.server import RunningApp, serve_in_process
-from playbook.settings import Settings
+from playbook.settings import VARIANTS, Settings, Variant
 
 
 def pytest_configure(config: pytest.Config) -> None:
