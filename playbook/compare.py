@@ -235,6 +235,8 @@ async def compare(settings: Settings) -> int:
     log_path = REPORTS / "compare.log"
     # Tracebacks go to the log file; the terminal gets the table.
     logging.basicConfig(filename=log_path, filemode="w", level=logging.INFO, force=True)
+    # Legacy code's never-awaited coroutines (F4) warn; into the log with the rest.
+    logging.captureWarnings(True)
     url = await prepare_database(settings, f"{settings.database_name}_compare", replace=True)
     started = time.perf_counter()
     outcomes = await run_all(url, settings)
