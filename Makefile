@@ -54,10 +54,10 @@ serve: install ## Serve VARIANT (legacy|standardized) on 127.0.0.1:PORT with the
 db-stop: install ## Stop an embedded PostgreSQL left running in .pgdata
 	$(BIN)/python -m playbook db-stop
 
-bench: install ## Benchmark the batch job six ways (pytest-benchmark); print the ratio table
+bench: install ## Benchmark the batch, sitemap and places jobs (pytest-benchmark); print a ratio table per service
 	mkdir -p reports/bench
-	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-json=reports/bench/batch.json -q
-	$(BIN)/python -m benchmarks.report reports/bench/batch.json
+	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-json=reports/bench/results.json -q
+	$(BIN)/python -m benchmarks.report reports/bench/results.json
 
 load: install ## Load test both variants with locust (reports/load/)
 	$(BIN)/python -m benchmarks.load

@@ -35,7 +35,7 @@ from standardized.services.batch.batch_functions import (
 
 BatchRun = Callable[[uuid.UUID, list[str]], Awaitable[None]]
 
-_RAW_START = """
+RAW_START_JOB = """
 UPDATE jobs SET status = 'processing', start_time = now(), end_time = NULL, completed_count = 0,
        failed_count = 0, error = NULL, item_results = '{}', updated_at = now()
 WHERE id = $1"""
@@ -47,32 +47,36 @@ _RAW_COUNT_ITEM = """
 UPDATE jobs SET completed_count = completed_count + $2, failed_count = failed_count + $3,
        item_results = item_results || $4::jsonb, error = coalesce($5, error), updated_at = now()
 WHERE id = $1"""
-_RAW_FINISH = """
+RAW_FINISH_JOB = """
 UPDATE jobs SET status = CASE WHEN failed_count = 0 THEN 'completed' WHEN completed_count = 0 THEN 'failed'
        ELSE 'partial' END, end_time = now(), updated_at = now()
 WHERE id = $1"""
 
 
+async def raw_count_item(connection: asyncpg.Connection, *, job_id: uuid.UUID, item: str, error: str | None) -> None:
+    """What `standardized.jobs.record_item` writes, as hand-written SQL."""
+    failed = error is not None
+    await connection.execute(
+        _RAW_COUNT_ITEM,
+        job_id,
+        int(not failed),
+        int(failed),
+        json.dumps({item: f"failed: {error}" if failed else "completed"}),
+        f"Error processing item {item}: {error}" if failed else None,
+    )
+
+
 def raw_asyncpg(connection: asyncpg.Connection) -> BatchRun:
     async def run(batch_id: uuid.UUID, items: list[str]) -> None:
-        await connection.execute(_RAW_START, batch_id)
+        await connection.execute(RAW_START_JOB, batch_id)
         for item in items:
             row = await fetch_outcome(batch_id=batch_id, item=item)
-            failed = row["error"] is not None
-            result = f"failed: {row['error']}" if failed else "completed"
             async with connection.transaction():
                 await connection.execute(
                     _RAW_UPSERT_ITEM, batch_id, item, row["status"], row["http_status"], row["title"], row["error"]
                 )
-                await connection.execute(
-                    _RAW_COUNT_ITEM,
-                    batch_id,
-                    int(not failed),
-                    int(failed),
-                    json.dumps({item: result}),
-                    f"Error processing item {item}: {row['error']}" if failed else None,
-                )
-        await connection.execute(_RAW_FINISH, batch_id)
+                await raw_count_item(connection, job_id=batch_id, item=item, error=row["error"])
+        await connection.execute(RAW_FINISH_JOB, batch_id)
 
     return run
 

@@ -19,6 +19,7 @@ from playbook.database import (
     asyncpg_connect_args,
     bound_engine,
     drop_database,
+    get_pool_stats,
     prepare_database,
     resolve_server_url,
 )
@@ -27,8 +28,15 @@ from playbook.settings import Settings
 from playbook.upstream.client import bound_http_client
 from standardized.db import get_background_session
 
-SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "10,100,1000").split(",")]
-LATENCIES_MS = [int(ms) for ms in os.environ.get("BENCH_LATENCIES_MS", "0,50").split(",")]
+
+def _numbers(variable: str, default: str) -> list[int]:
+    return [int(number) for number in os.environ.get(variable, default).split(",")]
+
+
+SIZES = _numbers("BENCH_SIZES", "10,100,1000")  # batch items
+SITEMAP_DOMAINS = _numbers("BENCH_SITEMAP_DOMAINS", "2,8,32")  # domains, each 6 upstream requests
+PLACES_PAGES = _numbers("BENCH_PLACES_PAGES", "1,2,4")  # pages of one search; the simulator serves at most 4
+LATENCIES_MS = _numbers("BENCH_LATENCIES_MS", "0,50")
 
 
 @dataclass
@@ -82,8 +90,37 @@ def upstream_latency(request: pytest.FixtureRequest, loop: BenchLoop, settings: 
     loop.run(stack.aclose())
 
 
-async def create_batch_job(total_items: int) -> uuid.UUID:
+async def create_job(kind: str, total_items: int) -> uuid.UUID:
     async with get_background_session() as session:
-        job = Job(kind="batch", total_items=total_items)
+        job = Job(kind=kind, total_items=total_items)
         session.add(job)
     return job.id
+
+
+def rounds(upstream_requests: int, latency_ms: int) -> int:
+    """Rounds for a job making `upstream_requests` requests: fewer as it grows, one for long waits."""
+    return 1 if latency_ms and upstream_requests >= 100 else max(1, min(5, 500 // upstream_requests))
+
+
+def time_job(benchmark, loop: BenchLoop, *, kind: str, total_items: int, run, rounds: int) -> uuid.UUID:
+    """Time `run(job_id)` on a fresh job each round; the last round's job id, to read it back."""
+    job_ids: list[uuid.UUID] = []
+
+    def new_job():
+        job_ids.append(loop.run(create_job(kind, total_items)))
+        get_pool_stats().reset_peak()
+        return (job_ids[-1],), {}
+
+    benchmark.pedantic(lambda job_id: loop.run(run(job_id)), setup=new_job, rounds=rounds)
+    return job_ids[-1]
+
+
+def record_run(benchmark, *, service: str, variant: str, items: int, latency_ms: int) -> None:
+    """What `benchmarks/report.py` keys and reads the result by."""
+    benchmark.extra_info.update(
+        service=service,
+        variant=variant,
+        items=items,
+        latency_ms=latency_ms,
+        connections=1 if variant == "raw_asyncpg" else get_pool_stats().peak,
+    )

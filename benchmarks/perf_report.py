@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
+from benchmarks.report import ITEM_NAMES  # noqa: E402
 from playbook.settings import PROJECT_ROOT  # noqa: E402
 
 BENCH = PROJECT_ROOT / "reports" / "bench" / "summary.json"
@@ -29,15 +30,20 @@ def _read(path: Path) -> dict | list | None:
 
 def bench_table(rows: list[dict]) -> str:
     lines = [
-        "| items | upstream latency | variant | ms / item | × single session | × raw asyncpg | items / s | connections |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| service | items | upstream latency | variant | ms / item | × single session | × raw asyncpg | items / s "
+        "| connections |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {r['items']} | {r['latency_ms']} ms | `{r['variant']}` | {r['ms_per_item']:.2f} | {r['vs_baseline']:.2f} "
-        f"| {r['vs_floor']:.2f} | {r['items_per_second']:.0f} | {r['connections']} |"
+        f"| {r['service']} | {r['items']} {_unit(r)} | {r['latency_ms']} ms | `{r['variant']}` | {r['ms_per_item']:.2f} "
+        f"| {r['vs_baseline']:.2f} | {r['vs_floor']:.2f} | {r['items_per_second']:.1f} | {r['connections']} |"
         for r in rows
     ]
     return "\n".join(lines) + "\n"
+
+
+def _unit(row: dict) -> str:
+    return ITEM_NAMES.get(row["service"], "items")
 
 
 def load_table(load: dict) -> str:
@@ -61,24 +67,36 @@ def load_table(load: dict) -> str:
 
 
 def plot_throughput(rows: list[dict], path: Path) -> None:
+    """One row of plots per service, one column per upstream latency."""
+    services = list(dict.fromkeys(r["service"] for r in rows))
     latencies = sorted({r["latency_ms"] for r in rows})
-    figure, axes = plt.subplots(1, len(latencies), figsize=(6 * len(latencies), 4), squeeze=False)
-    for axis, latency in zip(axes[0], latencies):
-        subset = [r for r in rows if r["latency_ms"] == latency]
-        sizes = sorted({r["items"] for r in subset})
-        variants = sorted({r["variant"] for r in subset})
-        width = 0.8 / len(variants)
-        for index, variant in enumerate(variants):
-            values = [next((r["items_per_second"] for r in subset if r["variant"] == variant and r["items"] == s), 0) for s in sizes]
-            axis.bar([n + index * width for n in range(len(sizes))], values, width, label=variant)
-        axis.set_xticks([n + 0.4 - width / 2 for n in range(len(sizes))], [f"{s} items" for s in sizes])
-        axis.set_yscale("log")
-        axis.set_ylabel("items / s")
-        axis.set_title(f"batch throughput, upstream latency {latency} ms")
-    axes[0][0].legend(fontsize="small")
+    figure, axes = plt.subplots(
+        len(services), len(latencies), figsize=(6 * len(latencies), 4 * len(services)), squeeze=False
+    )
+    for service_axes, service in zip(axes, services):
+        for axis, latency in zip(service_axes, latencies):
+            _plot_bars(axis, [r for r in rows if r["service"] == service and r["latency_ms"] == latency])
+            axis.set_title(f"{service} throughput, upstream latency {latency} ms")
+        service_axes[0].legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _plot_bars(axis, subset: list[dict]) -> None:
+    if not subset:
+        axis.set_axis_off()
+        return
+    unit = _unit(subset[0])
+    sizes = sorted({r["items"] for r in subset})
+    variants = sorted({r["variant"] for r in subset})
+    width = 0.8 / len(variants)
+    for index, variant in enumerate(variants):
+        values = [next((r["items_per_second"] for r in subset if r["variant"] == variant and r["items"] == s), 0) for s in sizes]
+        axis.bar([n + index * width for n in range(len(sizes))], values, width, label=variant)
+    axis.set_xticks([n + 0.4 - width / 2 for n in range(len(sizes))], [f"{s} {unit}" for s in sizes])
+    axis.set_yscale("log")
+    axis.set_ylabel(f"{unit} / s")
 
 
 def plot_latency(load: dict, path: Path) -> None:

@@ -1,8 +1,9 @@
-"""Ratio table from a pytest-benchmark JSON file: `python -m benchmarks.report FILE`.
+"""Ratio tables from a pytest-benchmark JSON file: `python -m benchmarks.report FILE`.
 
-Per batch size and upstream latency: time per item, its ratio to the single-session
-baseline and to the raw asyncpg floor, items per second, connections used; then the
-issue's targets, each judged from the same run. Also writes the rows as JSON beside FILE.
+One table per service (the batch job, sitemaps, places), per size and upstream latency:
+time per item, its ratio to the single-session baseline and to the raw asyncpg floor of
+the same service, items per second, connections used; then the issue's targets, judged
+on the batch job from the same run. Also writes the rows as JSON beside FILE.
 """
 
 import json
@@ -12,10 +13,13 @@ from pathlib import Path
 
 BASELINE = "single_session"
 FLOOR = "raw_asyncpg"
+# What one item of each service is; results without a service are the batch job's.
+ITEM_NAMES = {"batch": "items", "sitemap": "domains", "places": "pages"}
 
 
 @dataclass(frozen=True)
 class Row:
+    service: str
     variant: str
     items: int
     latency_ms: int
@@ -28,14 +32,15 @@ class Row:
 
 def load_rows(path: Path) -> list[Row]:
     benchmarks = json.loads(path.read_text())["benchmarks"]
-    means = {(b["extra_info"]["variant"], b["extra_info"]["items"], b["extra_info"]["latency_ms"]): b for b in benchmarks}
+    means = {_key(bench["extra_info"]): bench for bench in benchmarks}
     rows = []
-    for (variant, items, latency_ms), bench in sorted(means.items(), key=lambda kv: (kv[0][2], kv[0][1], kv[0][0])):
+    for (service, variant, items, latency_ms), bench in sorted(means.items(), key=_table_order):
         mean = bench["stats"]["mean"]
-        baseline = means.get((BASELINE, items, latency_ms))
-        floor = means.get((FLOOR, items, latency_ms))
+        baseline = means.get((service, BASELINE, items, latency_ms))
+        floor = means.get((service, FLOOR, items, latency_ms))
         rows.append(
             Row(
+                service=service,
                 variant=variant,
                 items=items,
                 latency_ms=latency_ms,
@@ -49,20 +54,42 @@ def load_rows(path: Path) -> list[Row]:
     return rows
 
 
+def _key(extra_info: dict) -> tuple[str, str, int, int]:
+    return extra_info.get("service", "batch"), extra_info["variant"], extra_info["items"], extra_info["latency_ms"]
+
+
+def _table_order(keyed: tuple[tuple[str, str, int, int], dict]) -> tuple:
+    service, variant, items, latency_ms = keyed[0]
+    return list(ITEM_NAMES).index(service) if service in ITEM_NAMES else len(ITEM_NAMES), service, latency_ms, items, variant
+
+
 def render(rows: list[Row]) -> str:
-    lines = [f"{'items':>5} {'ms':>3}  {'variant':<25}{'ms/item':>8}{'/single':>8}{'/raw':>7}{'items/s':>9}{'conns':>6}"]
+    """One table per service, in the order the rows come."""
+    services = list(dict.fromkeys(row.service for row in rows))
+    return "\n\n".join(_render_service(service, [row for row in rows if row.service == service]) for service in services)
+
+
+def _render_service(service: str, rows: list[Row]) -> str:
+    unit = ITEM_NAMES.get(service, "items")
+    lines = [
+        f"{service} ({unit})",
+        f"{unit:>7} {'ms':>3}  {'variant':<25}{'ms/item':>8}{'/single':>8}{'/raw':>7}{'items/s':>9}{'conns':>6}",
+    ]
     for row in rows:
         lines.append(
-            f"{row.items:>5} {row.latency_ms:>3}  {row.variant:<25}{row.ms_per_item:>8.2f}"
-            f"{row.vs_baseline:>7.2f}x{row.vs_floor:>6.2f}x{row.items_per_second:>9.0f}{row.connections:>6}"
+            f"{row.items:>7} {row.latency_ms:>3}  {row.variant:<25}{row.ms_per_item:>8.2f}"
+            f"{row.vs_baseline:>7.2f}x{row.vs_floor:>6.2f}x{row.items_per_second:>9.1f}{row.connections:>6}"
         )
     return "\n".join(lines)
 
 
 def judge_targets(rows: list[Row]) -> list[str]:
     """The targets of the performance work, judged at the largest batch measured."""
-    by_key = {(row.variant, row.items, row.latency_ms): row for row in rows}
-    largest = max(row.items for row in rows)
+    batch = [row for row in rows if row.service == "batch"]
+    if not batch:
+        return ["no batch results: the targets are judged on the batch job"]
+    by_key = {(row.variant, row.items, row.latency_ms): row for row in batch}
+    largest = max(row.items for row in batch)
     verdicts = []
     sequential = by_key.get(("standardized", largest, 0))
     if sequential:

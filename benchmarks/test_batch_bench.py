@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from benchmarks import batch_variants
-from benchmarks.conftest import SIZES, create_batch_job
-from playbook.database import get_pool_stats
+from benchmarks.conftest import SIZES, record_run, rounds, time_job
 from playbook.models import BatchItem, Job
 from standardized.db import get_background_session
 
@@ -24,10 +23,6 @@ VARIANTS = {
     "advanced_alchemy": lambda _raw: batch_variants.advanced_alchemy(),
     "fastapi_async_sqlalchemy": lambda _raw: batch_variants.fastapi_async_sqlalchemy(),
 }
-
-
-def _rounds(size: int, latency_ms: int) -> int:
-    return 1 if latency_ms and size >= 100 else max(1, min(5, 500 // size))
 
 
 async def _stored(job_id: uuid.UUID) -> tuple[str, int, int]:
@@ -43,19 +38,14 @@ def test_batch(benchmark, loop, engine_bound, raw_connection, upstream_latency, 
     benchmark.group = f"batch {size} items, {upstream_latency} ms"
     run = VARIANTS[variant](raw_connection)
     items = [f"site-{n}.test" for n in range(size)]
-    job_ids: list[uuid.UUID] = []
-
-    def new_job():
-        job_ids.append(loop.run(create_batch_job(size)))
-        get_pool_stats().reset_peak()
-        return (job_ids[-1],), {}
-
-    benchmark.pedantic(lambda job_id: loop.run(run(job_id, items)), setup=new_job, rounds=_rounds(size, upstream_latency))
-
-    assert loop.run(_stored(job_ids[-1])) == ("completed", size, size)
-    benchmark.extra_info.update(
-        variant=variant,
-        items=size,
-        latency_ms=upstream_latency,
-        connections=1 if variant == "raw_asyncpg" else get_pool_stats().peak,
+    job_id = time_job(
+        benchmark,
+        loop,
+        kind="batch",
+        total_items=size,
+        run=lambda job_id: run(job_id, items),
+        rounds=rounds(size, upstream_latency),  # one upstream request per item
     )
+
+    assert loop.run(_stored(job_id)) == ("completed", size, size)
+    record_run(benchmark, service="batch", variant=variant, items=size, latency_ms=upstream_latency)

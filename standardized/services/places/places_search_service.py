@@ -17,6 +17,8 @@ as last seen.
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, update
 from sqlalchemy.dialects.postgresql import insert
@@ -39,55 +41,62 @@ async def _search(*, job_id: uuid.UUID, query: str, location: str) -> None:
     logger.info("places search %s: %r in %r", job_id, query, location)
     # Status changes each take a short session of their own, closed before any network call.
     await start_job(job_id=job_id)
-    await _forget_earlier_pages(job_id=job_id)
-    page_number = 1
-    places_before = 0  # on earlier pages, repeats included: positions follow the API's order
-    page_token = None
+    async with get_background_session() as session:
+        await forget_earlier_pages(session=session, job_id=job_id)
+    pages_read = 0
+    async for page in fetch_pages(job_id=job_id, query=query, location=location):
+        # Then one short session writes the page's places and counts the page.
+        async with get_background_session() as session:
+            await write_page(session=session, job_id=job_id, page=page)
+        pages_read = page.number
+    await finish_job(job_id=job_id)
+    logger.info("places search %s: done after %d pages", job_id, pages_read)
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    """One page as fetched: its places, or the reason it failed, which ends the search."""
+
+    number: int
+    places: tuple[FoundPlace, ...] = ()
+    first_position: int = 1  # positions follow the API's order, repeats from earlier pages included
+    error: str | None = None
+
+
+async def fetch_pages(*, job_id: uuid.UUID, query: str, location: str) -> AsyncIterator[PageOutcome]:
+    """The search's pages in order; a failed page is the last one."""
+    number, places_before, page_token = 1, 0, None
     while True:
         # Network I/O with no session open: the API's latency, the token waits and the
         # backoff hold no connection, however long they take (R2).
         try:
             page = await fetch_page(query=query, location=location, page_token=page_token)
         except PlacesError as exc:
-            logger.warning("places search %s: page %d failed: %s", job_id, page_number, exc)
+            logger.warning("places search %s: page %d failed: %s", job_id, number, exc)
             # The token for the next page came with this one: the search ends here.
-            await _record_page(job_id=job_id, page_number=page_number, error=str(exc))
-            break
-        # Then one short session writes the page's places and counts the page.
-        await _record_page(
-            job_id=job_id, page_number=page_number, error=None, places=page.places, first_position=places_before + 1
-        )
+            yield PageOutcome(number=number, error=str(exc))
+            return
+        yield PageOutcome(number=number, places=page.places, first_position=places_before + 1)
         if page.next_page_token is None:
-            break
-        page_number += 1
+            return
+        number += 1
         places_before += len(page.places)
         page_token = page.next_page_token
-    await finish_job(job_id=job_id)
-    logger.info("places search %s: done after %d pages", job_id, page_number)
 
 
-async def _forget_earlier_pages(*, job_id: uuid.UUID) -> None:
-    # A re-run starts again from page 1: drop what an earlier attempt linked and counted (R7).
-    async with get_background_session() as session:
-        await session.execute(delete(JobPlace).where(JobPlace.job_id == job_id))
-        await session.execute(update(Job).where(Job.id == job_id).values(total_items=0))
+async def forget_earlier_pages(*, session: AsyncSession, job_id: uuid.UUID) -> None:
+    """A re-run starts again from page 1: drop what an earlier attempt linked and counted (R7)."""
+    await session.execute(delete(JobPlace).where(JobPlace.job_id == job_id))
+    await session.execute(update(Job).where(Job.id == job_id).values(total_items=0))
 
 
-async def _record_page(
-    *,
-    job_id: uuid.UUID,
-    page_number: int,
-    error: str | None,
-    places: tuple[FoundPlace, ...] = (),
-    first_position: int = 1,
-) -> None:
-    """Store one page's places and count the page, in one short transaction."""
-    async with get_background_session() as session:
-        # Places, link rows and counters commit together, or not at all.
-        if places:
-            await _upsert_places(session=session, job_id=job_id, places=places, first_position=first_position)
-        await session.execute(update(Job).where(Job.id == job_id).values(total_items=page_number))
-        await record_item(session=session, job_id=job_id, item=f"page {page_number}", error=error)
+async def write_page(*, session: AsyncSession, job_id: uuid.UUID, page: PageOutcome) -> None:
+    """Store one page's places and count the page, in the caller's transaction."""
+    # Places, link rows and counters commit together, or not at all.
+    if page.places:
+        await _upsert_places(session=session, job_id=job_id, places=page.places, first_position=page.first_position)
+    await session.execute(update(Job).where(Job.id == job_id).values(total_items=page.number))
+    await record_item(session=session, job_id=job_id, item=f"page {page.number}", error=page.error)
 
 
 async def _upsert_places(

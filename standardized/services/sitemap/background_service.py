@@ -72,24 +72,35 @@ async def _work_through(*, job_id: uuid.UUID, remaining: Iterator[str]) -> None:
 
 
 async def _scan_domain(*, job_id: uuid.UUID, domain: str) -> None:
-    # Network I/O first, with no session open: a slow site holds no connection (R2).
-    try:
-        sitemaps = await crawl_domain(domain)
-        error = None
-    except CrawlError as exc:
-        logger.warning("sitemap job %s: domain %s failed: %s", job_id, domain, exc)
-        sitemaps, error = [], str(exc)
+    sitemaps, error = await crawl_or_error(job_id=job_id, domain=domain)
     # Then one short session stores the domain's documents and counts it in one transaction.
     async with get_background_session() as session:
-        # Whatever an earlier attempt stored for the domain goes first, so a re-run does not
-        # add to it (R7); its URLs and nested documents follow by ON DELETE CASCADE.
-        await session.execute(delete(SitemapFile).where(SitemapFile.job_id == job_id, SitemapFile.domain == domain))
-        await _store_sitemaps(session=session, job_id=job_id, domain=domain, sitemaps=sitemaps)
-        await record_item(session=session, job_id=job_id, item=domain, error=error)
+        await store_domain(session=session, job_id=job_id, domain=domain, sitemaps=sitemaps, error=error)
     # Summarised from the crawl's plain data, not by loading relationships back (R3, F1).
     logger.info(
         "sitemap job %s: %s: %d sitemaps, %d URLs", job_id, domain, len(sitemaps), sum(len(s.urls) for s in sitemaps)
     )
+
+
+async def crawl_or_error(*, job_id: uuid.UUID, domain: str) -> tuple[list[Sitemap], str | None]:
+    """The domain's sitemaps, or none and the reason it failed; never raises for a domain that fails."""
+    # Network I/O with no session open: a slow site holds no connection (R2).
+    try:
+        return await crawl_domain(domain), None
+    except CrawlError as exc:
+        logger.warning("sitemap job %s: domain %s failed: %s", job_id, domain, exc)
+        return [], str(exc)
+
+
+async def store_domain(
+    *, session: AsyncSession, job_id: uuid.UUID, domain: str, sitemaps: list[Sitemap], error: str | None
+) -> None:
+    """Replace what the job stored for the domain and count it, in the caller's transaction."""
+    # Whatever an earlier attempt stored for the domain goes first, so a re-run does not
+    # add to it (R7); its URLs and nested documents follow by ON DELETE CASCADE.
+    await session.execute(delete(SitemapFile).where(SitemapFile.job_id == job_id, SitemapFile.domain == domain))
+    await _store_sitemaps(session=session, job_id=job_id, domain=domain, sitemaps=sitemaps)
+    await record_item(session=session, job_id=job_id, item=domain, error=error)
 
 
 async def _store_sitemaps(*, session: AsyncSession, job_id: uuid.UUID, domain: str, sitemaps: list[Sitemap]) -> None:
