@@ -9,8 +9,8 @@ task engine that re-runs stalled jobs.
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 from sqlalchemy import ARRAY, Text, case, cast, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,8 @@ from playbook.models import Job, JobStatus
 from standardized.db import get_background_session
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 async def create_job(*, session: AsyncSession, kind: str, total_items: int, params: dict[str, Any]) -> Job:
@@ -103,6 +105,18 @@ async def fail_job(*, job_id: uuid.UUID, error: str) -> None:
         )
 
 
+async def run_workers(*, items: list[T], workers: int, work: Callable[[Iterator[T]], Awaitable[None]]) -> None:
+    """Run `workers` copies of `work` over one shared iterator of `items` (R4).
+
+    Each worker takes the next item when it is free and opens its own sessions; a
+    TaskGroup cancels and awaits the others if one raises, and `run_job` records why.
+    """
+    remaining = iter(items)
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(workers, len(items))):
+            group.create_task(work(remaining))
+
+
 async def run_job(*, job_id: uuid.UUID, work: Awaitable[None]) -> None:
     """Await `work` as job `job_id`; whatever happens, the job ends terminal with the error recorded."""
     try:
@@ -118,7 +132,7 @@ async def run_job(*, job_id: uuid.UUID, work: Awaitable[None]) -> None:
 
 
 def _describe_error(exc: BaseException) -> str:
-    """`Class: message`; for an exception group (a TaskGroup's), the exceptions inside it."""
+    """`Class: message`; for an exception group (a TaskGroup's), the workers' own exceptions."""
     if isinstance(exc, BaseExceptionGroup):
         return "; ".join(_describe_error(inner) for inner in exc.exceptions)
     return f"{type(exc).__name__}: {exc}"

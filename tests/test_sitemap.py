@@ -327,8 +327,8 @@ async def test_standardized_unexpected_error_fails_the_job_and_records_it_R5_R6(
         assert_clean_finish(app)
 
     assert job["status"] == "failed"
-    # The worker's own error, not the TaskGroup around it.
-    assert job["error"] == "RuntimeError: bug while crawling shop.test"
+    # Each worker's own error, in the order they failed, not the TaskGroup around them.
+    assert job["error"] == "RuntimeError: bug while crawling shop.test; RuntimeError: bug while crawling blog.test"
     aware(job["end_time"])
 
 

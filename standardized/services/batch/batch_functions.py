@@ -9,10 +9,10 @@ Does not guarantee: ordering of `item_results` under concurrency, or progress ne
 than the last flush while a worker is between flushes.
 """
 
-import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from playbook.models import BatchItem
 from playbook.sites import SiteError, fetch_site
 from standardized.db import get_background_session
-from standardized.jobs import finish_job, record_items, run_job, start_job
+from standardized.jobs import finish_job, record_items, run_job, run_workers, start_job
 
 logger = logging.getLogger(__name__)
 
@@ -40,22 +40,19 @@ async def process_batch_concurrently(batch_id: uuid.UUID, items: list[str], *, w
 async def _process_items(*, batch_id: uuid.UUID, items: list[str], workers: int, flush_every: int) -> None:
     logger.info("batch %s: processing %d items with %d worker(s)", batch_id, len(items), workers)
     await start_job(job_id=batch_id)
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for item in items:
-        queue.put_nowait(item)
-    # A TaskGroup: a failing worker cancels the others, and run_job records why (R4, R5).
-    async with asyncio.TaskGroup() as group:
-        for _ in range(min(workers, len(items))):
-            group.create_task(_work_through(queue, batch_id=batch_id, flush_every=flush_every))
+    await run_workers(
+        items=items,
+        workers=workers,
+        work=lambda remaining: _work_through(remaining, batch_id=batch_id, flush_every=flush_every),
+    )
     await finish_job(job_id=batch_id)
     logger.info("batch %s: done", batch_id)
 
 
-async def _work_through(queue: asyncio.Queue[str], *, batch_id: uuid.UUID, flush_every: int) -> None:
+async def _work_through(remaining: Iterator[str], *, batch_id: uuid.UUID, flush_every: int) -> None:
     pending: dict[str, Outcome] = {}
     last_flush = time.monotonic()
-    while not queue.empty():
-        item = queue.get_nowait()
+    for item in remaining:
         pending[item] = await fetch_outcome(batch_id=batch_id, item=item)
         # Write every few items, or at least every second, so progress stays visible.
         if len(pending) >= flush_every or time.monotonic() - last_flush >= 1.0:

@@ -12,7 +12,6 @@ Does not guarantee: that a crawl is fast or polite; domains are crawled `WORKERS
 time with no per-host rate limit. What a domain fails on, and the caps, are in `playbook.sitemap_crawl`.
 """
 
-import asyncio
 import logging
 import time
 import uuid
@@ -24,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from playbook.models import SitemapFile, SitemapUrl
 from playbook.sitemap_crawl import CrawlError, Sitemap, crawl_domain
 from standardized.db import get_background_session
-from standardized.jobs import finish_job, record_item, run_job, start_job
+from standardized.jobs import finish_job, record_item, run_job, run_workers, start_job
 
 logger = logging.getLogger(__name__)
 
@@ -46,24 +45,13 @@ async def _scan_domains(*, job_id: uuid.UUID, domains: list[str]) -> None:
     # Timed here, not read back from `updated_at` after a commit (F3).
     started = time.perf_counter()
     await start_job(job_id=job_id)
-    await _run_workers(job_id=job_id, domains=domains)
+    # Workers share the list of domains, never a session: at most WORKERS crawls run at once,
+    # and at most WORKERS connections are held for them (R4).
+    await run_workers(
+        items=domains, workers=WORKERS, work=lambda remaining: _work_through(job_id=job_id, remaining=remaining)
+    )
     await finish_job(job_id=job_id)
     logger.info("sitemap job %s: done in %.2f s", job_id, time.perf_counter() - started)
-
-
-async def _run_workers(*, job_id: uuid.UUID, domains: list[str]) -> None:
-    # Workers share the list of domains, never a session: each opens its own (R4). At most
-    # WORKERS crawls run at once, and at most WORKERS connections are held for them.
-    remaining = iter(domains)
-    try:
-        # A TaskGroup, not gather: if one worker raises, the others are cancelled and awaited,
-        # so none is left writing after the job was marked failed.
-        async with asyncio.TaskGroup() as workers:
-            for _ in range(min(WORKERS, len(domains))):
-                workers.create_task(_work_through(job_id=job_id, remaining=remaining))
-    except ExceptionGroup as failed:
-        # Recorded on the job as the worker's own error, not as the group around it (R6).
-        raise failed.exceptions[0] from failed
 
 
 async def _work_through(*, job_id: uuid.UUID, remaining: Iterator[str]) -> None:
