@@ -272,10 +272,13 @@ async def test_legacy_sync_task_never_awaits_the_session_F4(database_url, settin
         job, _ = await scan_with_legacy(database_url, settings, "f4-legacy.test")
 
     # Both calls only created coroutines; Python says so when they are destroyed, in the worker thread.
-    messages = sorted(str(warning.message) for warning in caught)
-    assert [message for message in messages if "AsyncSession" in message] == [
-        "coroutine 'AsyncSession.commit' was never awaited",
-        "coroutine 'AsyncSession.execute' was never awaited",
+    warned = sorted(
+        ((warning.category, str(warning.message)) for warning in caught if "AsyncSession" in str(warning.message)),
+        key=lambda category_and_message: category_and_message[1],
+    )
+    assert warned == [
+        (RuntimeWarning, "coroutine 'AsyncSession.commit' was never awaited"),
+        (RuntimeWarning, "coroutine 'AsyncSession.execute' was never awaited"),
     ]
     # The update to `processing` never reached the database.
     assert (job["status"], job["start_time"]) == ("pending", None)
@@ -316,7 +319,9 @@ async def test_legacy_swallows_the_error_and_leaves_the_job_pending_F11(database
 
     # Nothing reaches uvicorn's log: a log line of the app's own is the only trace.
     assert escaped == []
-    assert type(logged_exception(caplog, LEGACY_LOGGER)[1]) is RuntimeError
+    swallowed = logged_exception(caplog, LEGACY_LOGGER)[1]
+    assert type(swallowed) is RuntimeError
+    assert str(swallowed).startswith("Task <Task pending name=")
     assert (job["status"], job["start_time"], job["end_time"], job["error"]) == ("pending", None, None, None)
     assert await stored_contacts(read_engine, host) == []
 
