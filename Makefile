@@ -9,14 +9,16 @@ PORT ?= 8000
 export NO_MKDOCS_2_WARNING := 1
 SRC ?= legacy
 
-.PHONY: help install compare test serve db-stop bench load perf-report audit lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
+.PHONY: help install compare test serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: requirements.lock
+$(VENV)/.installed: requirements.lock pyproject.toml audit/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	# The project and the audit, editable, with the locked setuptools: nothing more is fetched.
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . -e ./audit
 	touch $@
 
 install: $(VENV)/.installed ## Create .venv and install the locked dependencies
@@ -28,16 +30,16 @@ test: install ## Run the spec against both variants (pytest -m legacy / -m stand
 	$(BIN)/python -m pytest
 
 tracebacks: install ## Capture each catalog failure from the legacy services for the docs (docs/generated)
-	$(BIN)/python -m docs_src.capture_tracebacks
+	$(BIN)/python -m playbook.docs_tools.tracebacks
 
 symbols: install ## Cut the definitions the docs include out of the code (docs/generated)
-	$(BIN)/python -m docs_src.symbols
+	$(BIN)/python -m playbook.docs_tools.symbols
 
 audit-docs: install ## Write the audit's report on each entry point a page names (docs/generated)
-	$(BIN)/python -m docs_src.audit_excerpts
+	$(BIN)/python -m playbook.docs_tools.audit_excerpts
 
 perf-stubs: install ## Mark the performance figures not measured yet, where make perf-report wrote none
-	$(BIN)/python -m docs_src.perf_stubs
+	$(BIN)/python -m playbook.docs_tools.perf_stubs
 
 docs: install tracebacks symbols audit-docs perf-stubs ## Build the docs site strictly into site/
 	$(BIN)/mkdocs build --strict
@@ -46,7 +48,7 @@ docs-serve: install tracebacks symbols audit-docs perf-stubs ## Serve the docs o
 	$(BIN)/mkdocs serve -a 127.0.0.1:8001
 
 docs-check: install tracebacks symbols audit-docs perf-stubs ## Build the docs, then check the key pages in headless Chromium
-	$(BIN)/python -m playbook.docs_check
+	$(BIN)/python -m playbook.docs_tools.check
 
 serve: install ## Serve VARIANT (legacy|standardized) on 127.0.0.1:PORT with the simulator mounted
 	$(BIN)/python -m playbook serve --variant $(VARIANT) --port $(PORT)
@@ -67,6 +69,14 @@ perf-report: install ## Tables and plots from the last bench and load runs (repo
 
 audit: install ## Scan SRC (default: legacy) for background-task anti-patterns
 	$(BIN)/python -m playbook audit $(SRC)
+
+lint: install ## ruff (lint and format check) and strict mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+diff: ## The migration: diff -ru legacy standardized, caches left out
+	@diff -ru --exclude=__pycache__ --exclude='*.pyc' legacy standardized; test $$? -le 1
 
 lock: install ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 --generate-hashes --quiet -o requirements.lock

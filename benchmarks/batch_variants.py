@@ -24,7 +24,7 @@ from advanced_alchemy.config import AsyncSessionConfig, SQLAlchemyAsyncConfig
 from fastapi_async_sqlalchemy import SQLAlchemyMiddleware, db
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.database import get_engine
+from playbook.app.database import get_engine
 from standardized.jobs import finish_job, start_job
 from standardized.services.batch.batch_functions import (
     fetch_outcome,
@@ -92,7 +92,9 @@ async def single_session(batch_id: uuid.UUID, items: list[str]) -> None:
 
 
 def advanced_alchemy() -> BatchRun:
-    config = SQLAlchemyAsyncConfig(engine_instance=get_engine(), session_config=AsyncSessionConfig(expire_on_commit=False))
+    config = SQLAlchemyAsyncConfig(
+        engine_instance=get_engine(), session_config=AsyncSessionConfig(expire_on_commit=False)
+    )
 
     async def run(batch_id: uuid.UUID, items: list[str]) -> None:
         await start_job(job_id=batch_id)

@@ -15,17 +15,16 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import URL
 
-from playbook.database import (
+from playbook.app.database import bound_engine, get_pool_stats
+from playbook.app.models import Job
+from playbook.app.settings import Settings
+from playbook.harness.databases import (
     asyncpg_connect_args,
-    bound_engine,
     drop_database,
-    get_pool_stats,
     prepare_database,
     resolve_server_url,
 )
-from playbook.models import Job
-from playbook.settings import Settings
-from playbook.upstream.client import bound_http_client
+from playbook.harness.simulator.transport import bound_simulated_upstream
 from standardized.db import get_background_session
 
 
@@ -85,7 +84,11 @@ def raw_connection(loop: BenchLoop, database_url: URL) -> Iterator[asyncpg.Conne
 @pytest.fixture(params=LATENCIES_MS, ids=lambda ms: f"{ms}ms")
 def upstream_latency(request: pytest.FixtureRequest, loop: BenchLoop, settings: Settings) -> Iterator[int]:
     stack = AsyncExitStack()
-    loop.run(stack.enter_async_context(bound_http_client(settings.model_copy(update={"upstream_latency_ms": request.param}))))
+    loop.run(
+        stack.enter_async_context(
+            bound_simulated_upstream(settings.model_copy(update={"upstream_latency_ms": request.param}))
+        )
+    )
     yield request.param
     loop.run(stack.aclose())
 

@@ -27,11 +27,8 @@ import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import textwrap
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,20 +36,25 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from playbook.database import prepare_database
-from playbook.models import TERMINAL_STATUSES, Job
-from playbook.settings import PROJECT_ROOT, VARIANTS, Variant, get_settings
+from playbook.app.models import TERMINAL_STATUSES, Job
+from playbook.app.settings import PROJECT_ROOT, VARIANTS, Variant, get_settings
+from playbook.harness.databases import prepare_database
+from playbook.helpers import (
+    child_env,
+    child_process,
+    free_port,
+    stop_process,
+    wait_until_serving,
+)
 
 LOAD_DATABASE = "playbook_load"
 REPORTS = PROJECT_ROOT / "reports" / "load"
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-STARTUP_TIMEOUT = 30.0
 SHUTDOWN_TIMEOUT = 30.0
 LOCUST_GRACE = 30.0  # locust's own start and report writing, beyond --run-time
 # Names as the locustfile records them (importing it here would monkey-patch this process with gevent).
@@ -145,66 +147,14 @@ class VariantOutcome:
         return round(with_jobs.p95 / alone.p95, 2)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def child_process(command: list[str], *, env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    """Run `command` with its output in `log_path`; stop it when the block ends, however it ends."""
-    with log_path.open("w") as log:
-        # A session of its own: Ctrl-C reaches this process only, which stops the children in order.
-        process = subprocess.Popen(
-            command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            yield process
-        finally:
-            stop(process)
-
-
-def stop(process: subprocess.Popen) -> bool:
-    """SIGTERM (uvicorn and locust shut down gracefully on it), SIGKILL if that takes too long.
-    Return whether it ended without SIGKILL."""
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(timeout=SHUTDOWN_TIMEOUT)
-        return True
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        return False
-
-
-def wait_until_serving(process: subprocess.Popen, url: str, log_path: Path, headers: dict[str, str] | None = None) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with {process.returncode}; see {log_path}")
-        try:
-            if httpx.get(url, headers=headers, timeout=1.0, trust_env=False).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url}: not serving after {STARTUP_TIMEOUT:.0f} s; see {log_path}")
-
-
-def _child_env(**overrides: object) -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1", **{name: str(value) for name, value in overrides.items()}}
-
-
 @contextmanager
 def served_simulator(plan: Plan) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log_path = REPORTS / "simulator.log"
     command = [sys.executable, "-m", "playbook", "simulator", "--port", str(port)]
-    with child_process(command, env=_child_env(UPSTREAM_LATENCY_MS=plan.latency_ms), log_path=log_path) as process:
+    with child_process(command, env=child_env(UPSTREAM_LATENCY_MS=plan.latency_ms), log_path=log_path) as process:
         base_url = f"http://127.0.0.1:{port}"
-        wait_until_serving(process, base_url + "/", log_path, headers={"host": "site-0.test"})
+        wait_until_serving(process, base_url + "/", log_path=log_path, headers={"host": "site-0.test"})
         yield base_url
 
 
@@ -220,7 +170,7 @@ def run_locust(phase: Phase, base_url: str, out_dir: Path) -> PhaseOutcome:
         "--config-users", json.dumps(config),
     ]  # fmt: skip
     log_path = prefix.with_suffix(".log")
-    with child_process(command, env=_child_env(), log_path=log_path) as locust:
+    with child_process(command, env=child_env(), log_path=log_path) as locust:
         # Exit code 1 only says some requests failed; the figures below tell which.
         locust.wait(timeout=phase.seconds + LOCUST_GRACE)
     stats_path = prefix.with_suffix(".json")
@@ -267,7 +217,7 @@ def _percentile(histogram: Counter[int], fraction: float) -> int:
 
 
 def read_failure_reasons(failures_csv: Path) -> dict[str, int]:
-    """"METHOD name: error" -> occurrences of failed HTTP requests, most frequent first."""
+    """ "METHOD name: error" -> occurrences of failed HTTP requests, most frequent first."""
     if not failures_csv.exists():
         return {}
     with failures_csv.open() as file:
@@ -304,10 +254,10 @@ async def count_jobs(database_url: URL, since: datetime) -> dict[str, dict[str, 
 def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: str) -> VariantOutcome:
     out_dir = REPORTS / variant
     out_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = out_dir / "app.log"
-    env = _child_env(
+    env = child_env(
         DATABASE_URL=database_url.render_as_string(hide_password=False),
         DATABASE_NAME=database_url.database,
         POOL_SIZE=plan.pool_size,
@@ -318,13 +268,13 @@ def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: s
     command = [sys.executable, "-m", "playbook", "serve", "--variant", variant, "--port", str(port)]
     started = datetime.now(UTC)
     with child_process(command, env=env, log_path=log_path) as app:
-        wait_until_serving(app, base_url + "/health", log_path)
+        wait_until_serving(app, base_url + "/health", log_path=log_path)
         outcomes = []
         for phase in phases(plan):
             print(f"  {variant}: {phase.name}, {phase.seconds} s, {phase.users} ...", file=sys.stderr, flush=True)
             outcomes.append(run_locust(phase, base_url, out_dir))
         print(f"  {variant}: stopping the app (it waits for its background tasks) ...", file=sys.stderr, flush=True)
-        stopped_in_time = stop(app)
+        stopped_in_time = stop_process(app, timeout=SHUTDOWN_TIMEOUT)
     app_log = log_path.read_text()
     return VariantOutcome(
         variant=variant,
@@ -336,7 +286,7 @@ def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: s
 
 
 def _describe_shutdown(stopped_in_time: bool, app_log: str) -> str:
-    """"clean", "incomplete" (ended, but its lifespan shutdown did not finish) or "killed" (SIGKILL)."""
+    """ "clean", "incomplete" (ended, but its lifespan shutdown did not finish) or "killed" (SIGKILL)."""
     if not stopped_in_time:
         return "killed"
     return "clean" if "Application shutdown complete" in app_log else "incomplete"
@@ -367,14 +317,19 @@ def render_table(outcomes: list[VariantOutcome]) -> str:
     for percentile in ("p50", "p95", "p99"):
         phase_row(f"cheap read {percentile} (ms)", lambda phase: phase.cheap and getattr(phase.cheap, percentile))
     for percentile in ("p50", "p95", "p99"):
-        phase_row(f"job submission {percentile} (ms)", lambda phase: phase.submission and getattr(phase.submission, percentile))
+        phase_row(
+            f"job submission {percentile} (ms)",
+            lambda phase: phase.submission and getattr(phase.submission, percentile),
+        )
     phase_row("jobs accepted (202)", lambda phase: phase.jobs_accepted or None)
     phase_row("jobs polled: terminal/not", _polled_jobs)
     variant_row("jobs in the database", lambda outcome: outcome.jobs_stored)
     for status in ("completed", "partial", "failed"):
         variant_row(f"jobs {status}", lambda outcome: outcome.jobs_with_status(status))
     variant_row("jobs non-terminal", lambda outcome: outcome.jobs_not_terminal)
-    variant_row("cheap p95 with jobs/alone", lambda outcome: outcome.cheap_p95_ratio and f"{outcome.cheap_p95_ratio:.2f}x")
+    variant_row(
+        "cheap p95 with jobs/alone", lambda outcome: outcome.cheap_p95_ratio and f"{outcome.cheap_p95_ratio:.2f}x"
+    )
     variant_row("exceptions in app log", lambda outcome: outcome.exceptions_logged)
     variant_row("app shutdown", lambda outcome: outcome.app_shutdown)
     return "\n".join(lines)
@@ -404,7 +359,9 @@ def render_details(outcomes: list[VariantOutcome], reasons_per_phase: int = 3) -
         lines.append("non-terminal jobs by kind (still pending or processing after the app shut down):")
         for outcome in outcomes:
             kinds = ", ".join(f"{kind} {count}" for kind, count in outcome.jobs_not_terminal_by_kind.items()) or "none"
-            lines.append(textwrap.fill(kinds, width=80, initial_indent=f"  {outcome.variant:<14}", subsequent_indent=" " * 16))
+            lines.append(
+                textwrap.fill(kinds, width=80, initial_indent=f"  {outcome.variant:<14}", subsequent_indent=" " * 16)
+            )
     reasons = [
         f"  {outcome.variant}, {phase.phase}: {count} x {reason}"[:80]
         for outcome in outcomes
@@ -444,10 +401,30 @@ def parse_plan(argv: list[str] | None) -> Plan:
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.split("\n\n")[0])
     add = parser.add_argument
-    add("--cheap-users", type=int, default=env_int("LOAD_CHEAP_USERS", 10), help="cheap readers, both phases (LOAD_CHEAP_USERS)")
-    add("--job-users", type=int, default=env_int("LOAD_JOB_USERS", 10), help="job submitters, second phase (LOAD_JOB_USERS)")
-    add("--alone-seconds", type=int, default=env_int("LOAD_ALONE_SECONDS", 10), help="cheap read alone (LOAD_ALONE_SECONDS)")
-    add("--jobs-seconds", type=int, default=env_int("LOAD_JOBS_SECONDS", 20), help="cheap read with jobs (LOAD_JOBS_SECONDS)")
+    add(
+        "--cheap-users",
+        type=int,
+        default=env_int("LOAD_CHEAP_USERS", 10),
+        help="cheap readers, both phases (LOAD_CHEAP_USERS)",
+    )
+    add(
+        "--job-users",
+        type=int,
+        default=env_int("LOAD_JOB_USERS", 10),
+        help="job submitters, second phase (LOAD_JOB_USERS)",
+    )
+    add(
+        "--alone-seconds",
+        type=int,
+        default=env_int("LOAD_ALONE_SECONDS", 10),
+        help="cheap read alone (LOAD_ALONE_SECONDS)",
+    )
+    add(
+        "--jobs-seconds",
+        type=int,
+        default=env_int("LOAD_JOBS_SECONDS", 20),
+        help="cheap read with jobs (LOAD_JOBS_SECONDS)",
+    )
     add("--latency-ms", type=int, default=50, help="latency the simulator adds to every answer")
     add("--pool-size", type=int, default=3, help="the app's pool: a small one, so starvation shows")
     add("--max-overflow", type=int, default=0)
@@ -475,7 +452,9 @@ def main(argv: list[str] | None = None) -> int:
         print(details)
     summary_path = REPORTS / "summary.json"
     write_summary(plan, outcomes, summary_path)
-    print(f"\n{_cores()} cores shared by locust, the app, the simulator and PostgreSQL; wrote {summary_path.relative_to(PROJECT_ROOT)}")
+    print(
+        f"\n{_cores()} cores shared by locust, the app, the simulator and PostgreSQL; wrote {summary_path.relative_to(PROJECT_ROOT)}"
+    )
     return 0
 
 

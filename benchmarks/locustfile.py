@@ -5,7 +5,7 @@ Two user classes, run together, or `CheapReader` alone for the baseline:
 - `CheapReader` calls GET /health (one `SELECT 1` on a connection from the app's pool) at
   a steady rate, as monitoring would. Its latency and failures answer the question: does
   the background work slow down or break the API's own cheapest read?
-- `JobSubmitter` submits jobs of every kind (DESIGN §5), polls each one until it is
+- `JobSubmitter` submits jobs of every kind (docs/contract.md), polls each one until it is
   terminal (at most `MAX_POLLS` polls within `MAX_JOB_WAIT` seconds), then reads its
   results. Each job followed is recorded as a request of type `JOB` named after its kind,
   timed from submission to terminal status; a job still pending or processing when the

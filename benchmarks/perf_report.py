@@ -13,10 +13,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt
 
-from benchmarks.report import ITEM_NAMES  # noqa: E402
-from playbook.settings import PROJECT_ROOT  # noqa: E402
+from benchmarks.report import ITEM_NAMES
+from playbook.app.settings import PROJECT_ROOT
 
 BENCH = PROJECT_ROOT / "reports" / "bench" / "summary.json"
 LOAD = PROJECT_ROOT / "reports" / "load" / "summary.json"
@@ -92,7 +92,10 @@ def _plot_bars(axis, subset: list[dict]) -> None:
     variants = sorted({r["variant"] for r in subset})
     width = 0.8 / len(variants)
     for index, variant in enumerate(variants):
-        values = [next((r["items_per_second"] for r in subset if r["variant"] == variant and r["items"] == s), 0) for s in sizes]
+        values = [
+            next((r["items_per_second"] for r in subset if r["variant"] == variant and r["items"] == s), 0)
+            for s in sizes
+        ]
         axis.bar([n + index * width for n in range(len(sizes))], values, width, label=variant)
     axis.set_xticks([n + 0.4 - width / 2 for n in range(len(sizes))], [f"{s} {unit}" for s in sizes])
     axis.set_yscale("log")
@@ -107,7 +110,9 @@ def plot_latency(load: dict, path: Path) -> None:
             labels.append(f"{variant['variant']}\n{phase['phase']}")
             groups.append(phase["cheap"])
     for index, percentile in enumerate(("p50", "p95", "p99")):
-        axis.bar([n + index * 0.27 for n in range(len(groups))], [g[percentile] for g in groups], 0.27, label=percentile)
+        axis.bar(
+            [n + index * 0.27 for n in range(len(groups))], [g[percentile] for g in groups], 0.27, label=percentile
+        )
     axis.set_xticks([n + 0.27 for n in range(len(groups))], labels)
     axis.set_ylabel("ms")
     axis.set_title("cheap read endpoint under load")

@@ -22,7 +22,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from benchmarks.batch_variants import RAW_FINISH_JOB, RAW_START_JOB, raw_count_item
-from playbook.database import get_engine
+from playbook.app.database import get_engine
 from standardized.jobs import finish_job, start_job
 from standardized.services.places.places_search_service import (
     PageOutcome,

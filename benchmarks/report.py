@@ -60,13 +60,21 @@ def _key(extra_info: dict) -> tuple[str, str, int, int]:
 
 def _table_order(keyed: tuple[tuple[str, str, int, int], dict]) -> tuple:
     service, variant, items, latency_ms = keyed[0]
-    return list(ITEM_NAMES).index(service) if service in ITEM_NAMES else len(ITEM_NAMES), service, latency_ms, items, variant
+    return (
+        list(ITEM_NAMES).index(service) if service in ITEM_NAMES else len(ITEM_NAMES),
+        service,
+        latency_ms,
+        items,
+        variant,
+    )
 
 
 def render(rows: list[Row]) -> str:
     """One table per service, in the order the rows come."""
     services = list(dict.fromkeys(row.service for row in rows))
-    return "\n\n".join(_render_service(service, [row for row in rows if row.service == service]) for service in services)
+    return "\n\n".join(
+        _render_service(service, [row for row in rows if row.service == service]) for service in services
+    )
 
 
 def _render_service(service: str, rows: list[Row]) -> str:

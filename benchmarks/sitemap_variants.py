@@ -23,10 +23,14 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from benchmarks.batch_variants import RAW_FINISH_JOB, RAW_START_JOB, raw_count_item
-from playbook.database import get_engine
-from playbook.sitemap_crawl import Sitemap
+from playbook.app.database import get_engine
+from playbook.upstream.sitemaps import Sitemap
 from standardized.jobs import finish_job, start_job
-from standardized.services.sitemap.background_service import crawl_or_error, process_batch_background, store_domain
+from standardized.services.sitemap.background_service import (
+    crawl_or_error,
+    process_batch_background,
+    store_domain,
+)
 
 SitemapRun = Callable[[uuid.UUID, list[str]], Awaitable[None]]
 
@@ -51,14 +55,18 @@ def raw_asyncpg(connection: asyncpg.Connection) -> SitemapRun:
     return run
 
 
-async def _raw_store_sitemaps(connection: asyncpg.Connection, *, job_id: uuid.UUID, domain: str, sitemaps: list[Sitemap]) -> None:
+async def _raw_store_sitemaps(
+    connection: asyncpg.Connection, *, job_id: uuid.UUID, domain: str, sitemaps: list[Sitemap]
+) -> None:
     file_ids: dict[str | None, int | None] = {None: None}
     for sitemap in sitemaps:
         file_ids[sitemap.url] = await connection.fetchval(
             _RAW_INSERT_FILE, job_id, domain, sitemap.url, sitemap.kind, file_ids[sitemap.parent_url], len(sitemap.urls)
         )
         if sitemap.urls:
-            await connection.executemany(_RAW_INSERT_URL, [(file_ids[sitemap.url], url.loc, url.lastmod) for url in sitemap.urls])
+            await connection.executemany(
+                _RAW_INSERT_URL, [(file_ids[sitemap.url], url.loc, url.lastmod) for url in sitemap.urls]
+            )
 
 
 async def single_session(job_id: uuid.UUID, domains: list[str]) -> None:

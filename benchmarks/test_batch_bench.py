@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from benchmarks import batch_variants
 from benchmarks.conftest import SIZES, record_run, rounds, time_job
-from playbook.models import BatchItem, Job
+from playbook.app.models import BatchItem, Job
 from standardized.db import get_background_session
 
 VARIANTS = {

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from benchmarks import places_variants
 from benchmarks.conftest import PLACES_PAGES, record_run, rounds, time_job
-from playbook.models import Job, JobPlace
-from playbook.upstream.places_api import search_results
+from playbook.app.models import Job, JobPlace
+from playbook.harness.simulator.places_api import search_results
 from standardized.db import get_background_session
 
 VARIANTS = {

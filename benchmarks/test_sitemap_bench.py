@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from benchmarks import sitemap_variants
 from benchmarks.conftest import SITEMAP_DOMAINS, record_run, rounds, time_job
-from playbook.models import Job, SitemapFile, SitemapUrl
+from playbook.app.models import Job, SitemapFile, SitemapUrl
 from standardized.db import get_background_session
 
 VARIANTS = {
@@ -21,7 +21,7 @@ VARIANTS = {
     "single_session": lambda _raw: sitemap_variants.single_session,
     "standardized": lambda _raw: sitemap_variants.standardized,
 }
-# The default layout of playbook/upstream/sitemaps.py: robots.txt and five documents, seven URLs.
+# The default layout of playbook/harness/simulator/sitemaps.py: robots.txt and five documents, seven URLs.
 REQUESTS_PER_DOMAIN = 6
 FILES_PER_DOMAIN = 5
 URLS_PER_DOMAIN = 7

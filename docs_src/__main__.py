@@ -7,8 +7,8 @@ import importlib
 import pprint
 
 from docs_src import example_names
-from playbook.database import prepare_database
-from playbook.settings import get_settings
+from playbook.app.settings import get_settings
+from playbook.harness.databases import prepare_database
 
 
 async def run(names: list[str]) -> None:

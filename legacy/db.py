@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.database import get_engine
+from playbook.app.database import get_engine
 
 
 async def get_session() -> AsyncIterator[AsyncSession]:

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.models import Job, JobStatus, utcnow
-from playbook.schemas import JobOut
+from playbook.app.models import Job, JobStatus, utcnow
+from playbook.app.schemas import JobOut
 
 
 async def create_job(session: AsyncSession, kind: str, total_items: int, params: dict[str, Any]) -> tuple[Job, JobOut]:

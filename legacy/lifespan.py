@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from legacy.tasks.job_reaper import run_job_reaper
-from playbook.settings import Settings
+from playbook.app.settings import Settings
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""The endpoints that start background work (HTTP contract, DESIGN §5).
+"""The endpoints that start background work (the HTTP contract: docs/contract.md).
 
 Each one validates the body, commits a pending job, and hands the task what was at
 hand: the ORM object, the request's session, or just the id.
@@ -9,10 +9,22 @@ from fastapi import APIRouter, BackgroundTasks
 from legacy.db import SessionDep
 from legacy.jobs import create_job
 from legacy.services.batch.batch_functions import process_batch_with_own_session
-from legacy.services.places.places_search_service import process_places_search_background
-from legacy.services.sitemap.background_service import process_batch_background, process_domain_background
+from legacy.services.places.places_search_service import (
+    process_places_search_background,
+)
+from legacy.services.sitemap.background_service import (
+    process_batch_background,
+    process_domain_background,
+)
 from legacy.tasks.email_scraper import scrape_emails_task
-from playbook.schemas import BatchRequest, EmailScanRequest, JobOut, PlacesSearchRequest, SitemapBatchRequest, SitemapScanRequest
+from playbook.app.schemas import (
+    BatchRequest,
+    EmailScanRequest,
+    JobOut,
+    PlacesSearchRequest,
+    SitemapBatchRequest,
+    SitemapScanRequest,
+)
 
 router = APIRouter(prefix="/api/v3")
 ACCEPTED = {"status_code": 202, "response_model": JobOut}
@@ -34,7 +46,9 @@ async def scan_sitemap(body: SitemapScanRequest, background_tasks: BackgroundTas
 
 @router.post("/sitemap/batch", **ACCEPTED)
 async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
-    _, accepted = await create_job(session, "sitemap_batch", total_items=len(body.domains), params={"domains": body.domains})
+    _, accepted = await create_job(
+        session, "sitemap_batch", total_items=len(body.domains), params={"domains": body.domains}
+    )
     background_tasks.add_task(process_batch_background, accepted.id, body.domains)
     return accepted
 

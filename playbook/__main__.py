@@ -4,9 +4,9 @@ import argparse
 import asyncio
 import sys
 
-from playbook.audit.cli import add_arguments as add_audit_arguments
-from playbook.audit.cli import run as run_audit
-from playbook.settings import VARIANTS, get_settings
+from background_task_audit.cli import add_arguments as add_audit_arguments
+from background_task_audit.cli import run as run_audit
+from playbook.app.settings import VARIANTS, get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,14 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
 
     if args.command == "compare":
-        from playbook.compare import compare
+        from playbook.harness.compare import compare
 
         return asyncio.run(compare(settings))
     if args.command == "serve":
         import uvicorn
 
-        from playbook.app import create_app
-        from playbook.database import prepare_database
+        from playbook.app.factory import create_app
+        from playbook.harness.databases import prepare_database
 
         url = asyncio.run(prepare_database(settings, settings.database_name, replace=False))
         print(f"serving {args.variant} on http://127.0.0.1:{args.port} (docs at /docs)", file=sys.stderr)
@@ -42,13 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "simulator":
         import uvicorn
 
-        from playbook.upstream.simulator import UpstreamSimulator
+        from playbook.harness.simulator.app import UpstreamSimulator
 
-        print(f"upstream simulator on http://127.0.0.1:{args.port}, {settings.upstream_latency_ms} ms latency", file=sys.stderr)
+        print(
+            f"upstream simulator on http://127.0.0.1:{args.port}, {settings.upstream_latency_ms} ms latency",
+            file=sys.stderr,
+        )
         # No access log: under load the simulator answers far more requests than anyone reads.
-        uvicorn.run(UpstreamSimulator(latency_ms=settings.upstream_latency_ms), host="127.0.0.1", port=args.port, access_log=False)
+        uvicorn.run(
+            UpstreamSimulator(latency_ms=settings.upstream_latency_ms),
+            host="127.0.0.1",
+            port=args.port,
+            access_log=False,
+        )
         return 0
-    from playbook.embedded import stop_embedded_server
+    from playbook.harness.embedded import stop_embedded_server
 
     stopped = stop_embedded_server(settings.pgdata)
     print(f"embedded PostgreSQL in {settings.pgdata}: {'stopped' if stopped else 'not running'}")

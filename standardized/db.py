@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.database import get_background_slots, get_engine
+from playbook.app.database import get_background_slots, get_engine
 
 
 async def get_session() -> AsyncIterator[AsyncSession]:

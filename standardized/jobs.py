@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ARRAY, Text, case, cast, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.models import Job, JobStatus
+from playbook.app.models import Job, JobStatus
 from standardized.db import get_background_session
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from playbook.settings import Settings
+from playbook.app.settings import Settings
 from standardized.tasks.job_reaper import run_job_reaper
 
 

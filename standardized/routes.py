@@ -1,4 +1,4 @@
-"""The endpoints that start background work (HTTP contract, DESIGN §5).
+"""The endpoints that start background work (the HTTP contract: docs/contract.md).
 
 Each one validates the body, commits a pending job, and hands the task the job's id
 and plain data, never the session or an ORM object (R1).
@@ -6,13 +6,25 @@ and plain data, never the session or an ORM object (R1).
 
 from fastapi import APIRouter, BackgroundTasks
 
-from playbook.models import Job
-from playbook.schemas import BatchRequest, EmailScanRequest, JobOut, PlacesSearchRequest, SitemapBatchRequest, SitemapScanRequest
+from playbook.app.models import Job
+from playbook.app.schemas import (
+    BatchRequest,
+    EmailScanRequest,
+    JobOut,
+    PlacesSearchRequest,
+    SitemapBatchRequest,
+    SitemapScanRequest,
+)
 from standardized.db import SessionDep
 from standardized.jobs import create_job
 from standardized.services.batch.batch_functions import process_batch_with_own_session
-from standardized.services.places.places_search_service import process_places_search_background
-from standardized.services.sitemap.background_service import process_batch_background, process_domain_background
+from standardized.services.places.places_search_service import (
+    process_places_search_background,
+)
+from standardized.services.sitemap.background_service import (
+    process_batch_background,
+    process_domain_background,
+)
 from standardized.tasks.email_scraper import scrape_emails_task
 
 router = APIRouter(prefix="/api/v3")
@@ -35,7 +47,9 @@ async def scan_sitemap(body: SitemapScanRequest, background_tasks: BackgroundTas
 
 @router.post("/sitemap/batch", **ACCEPTED)
 async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
-    job = await create_job(session=session, kind="sitemap_batch", total_items=len(body.domains), params={"domains": body.domains})
+    job = await create_job(
+        session=session, kind="sitemap_batch", total_items=len(body.domains), params={"domains": body.domains}
+    )
     background_tasks.add_task(process_batch_background, job.id, body.domains)
     return job
 

@@ -13,10 +13,15 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from playbook.app import create_app
-from playbook.database import create_database, create_schema, drop_database, resolve_server_url
-from playbook.server import RunningApp, serve_in_process
-from playbook.settings import VARIANTS, Settings, Variant
+from playbook.app.database import create_schema
+from playbook.app.factory import create_app
+from playbook.app.settings import VARIANTS, Settings, Variant
+from playbook.harness.databases import (
+    create_database,
+    drop_database,
+    resolve_server_url,
+)
+from playbook.harness.server import RunningApp, serve_in_process
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,7 +61,9 @@ def variant(request: pytest.FixtureRequest) -> Variant:
     if request.param == "legacy" and expected is not None:
         catalog_ids = ", ".join(expected.args)
         request.applymarker(
-            pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"legacy: {catalog_ids}: {expected.kwargs['reason']}")
+            pytest.mark.xfail(
+                strict=True, raises=AssertionError, reason=f"legacy: {catalog_ids}: {expected.kwargs['reason']}"
+            )
         )
     return request.param
 

@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from playbook.models import Base, Job
-from playbook.server import RunningApp
+from playbook.app.models import Base, Job
+from playbook.harness.server import RunningApp
 
 
 async def submit(app: RunningApp, path: str, body: dict) -> dict:
@@ -53,7 +53,9 @@ def error_messages(response_json: dict) -> str:
     return detail if isinstance(detail, str) else " | ".join(error["msg"] for error in detail)
 
 
-async def assert_rejected_without_writing(app: RunningApp, engine: AsyncEngine, path: str, body: dict, message: str) -> None:
+async def assert_rejected_without_writing(
+    app: RunningApp, engine: AsyncEngine, path: str, body: dict, message: str
+) -> None:
     """The request gets a 422 whose message contains `message`, and no job row is written."""
     jobs_before = await count_rows(engine, Job)
     response = await app.client.post(path, json=body)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from playbook.audit import audit_paths
-from playbook.audit.findings import AuditReport
+from background_task_audit import audit_paths
+from background_task_audit.findings import AuditReport
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(
@@ -44,14 +44,21 @@ SEEDED = [
     # after the route's commit (F2); no terminal status on error (F11); JSON changed in place.
     Seeded("legacy/routes.py", "add_task(process_batch_with_own_session, batch, body.items, session)", "R1", "F2"),
     Seeded("legacy/routes.py", "add_task(process_batch_with_own_session, batch, body.items, session)", "R1", "F10b"),
-    Seeded("legacy/services/batch/batch_functions.py", 'logger.info("batch %s: processing %d items", batch.id', "R3", "F2"),
+    Seeded(
+        "legacy/services/batch/batch_functions.py", 'logger.info("batch %s: processing %d items", batch.id', "R3", "F2"
+    ),
     Seeded("legacy/services/batch/batch_functions.py", "async def process_batch_with_own_session", "R5", "F11"),
     Seeded("legacy/jobs.py", 'job.item_results[item] = "completed"', "R9"),
     Seeded("legacy/jobs.py", 'job.item_results[item] = f"failed: {error}"', "R9"),
     # Sitemap: a lazy relationship (F1), one session under gather (F9), an onupdate column
     # read after commit (F3), a connection held while crawling (F10).
     Seeded("legacy/services/sitemap/background_service.py", "for sitemap_file in job.sitemap_files)", "R3", "F1"),
-    Seeded("legacy/services/sitemap/background_service.py", "asyncio.gather(*(_scan_domain(session, job, domain)", "R4", "F9"),
+    Seeded(
+        "legacy/services/sitemap/background_service.py",
+        "outcomes = await asyncio.gather(",
+        "R4",
+        "F9",
+    ),
     Seeded("legacy/services/sitemap/background_service.py", "job.updated_at - job.start_time", "R3", "F3"),
     Seeded("legacy/services/sitemap/background_service.py", "await _scan_domain(session, job, domain)", "R2", "F10"),
     Seeded("legacy/services/sitemap/background_service.py", "async def process_domain_background", "R5", "F11"),
@@ -59,7 +66,9 @@ SEEDED = [
     # logged and nothing recorded (F11).
     Seeded("legacy/services/places/places_search_service.py", "page = await fetch_page(", "R2", "F10"),
     Seeded("legacy/services/places/places_search_service.py", "except Exception:", "R6", "F11"),
-    Seeded("legacy/services/places/places_search_service.py", "async def process_places_search_background", "R5", "F11"),
+    Seeded(
+        "legacy/services/places/places_search_service.py", "async def process_places_search_background", "R5", "F11"
+    ),
     # E-mail scraper: the request session handed to a sync task (F4) that runs its own
     # event loop (F5) and swallows the error (F11).
     Seeded("legacy/routes.py", "add_task(scrape_emails_task, accepted.id, body.domain, session)", "R1", "F8"),

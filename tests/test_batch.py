@@ -1,4 +1,4 @@
-"""The batch service spec: both variants, one set of expectations (DESIGN §3, §5).
+"""The batch service spec: both variants, one set of expectations (docs/contract.md).
 
 Legacy fails every behavioural test by F2 (MissingGreenlet on the expired batch) and
 F11 (the job stays `pending` after the client's 202); those runs are strict xfails.
@@ -12,12 +12,15 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.app import create_app
-from playbook.database import get_engine, get_pool_stats
-from playbook.models import BatchItem, Job
-from playbook.schemas import MAX_BATCH_ITEMS
-from playbook.server import serve_in_process
-from standardized.services.batch.batch_functions import process_batch_concurrently, process_batch_with_own_session
+from playbook.app.database import get_engine, get_pool_stats
+from playbook.app.factory import create_app
+from playbook.app.models import BatchItem, Job
+from playbook.app.schemas import MAX_BATCH_ITEMS
+from playbook.harness.server import serve_in_process
+from standardized.services.batch.batch_functions import (
+    process_batch_concurrently,
+    process_batch_with_own_session,
+)
 from tests.helpers import (
     assert_rejected_without_writing,
     aware,
@@ -89,7 +92,11 @@ async def test_failing_items_are_recorded_and_processing_continues(app):
     assert outcomes["junk-1.test"] == "failed: not an HTML page (application/octet-stream)"
     # The job's error names the last failing item; every failure is in item_results.
     assert job["error"] == "Error processing item junk-1.test: not an HTML page (application/octet-stream)"
-    failed = {item["domain"]: item["error"] for item in (await read_results(app, job["id"]))["items"] if item["status"] == "failed"}
+    failed = {
+        item["domain"]: item["error"]
+        for item in (await read_results(app, job["id"]))["items"]
+        if item["status"] == "failed"
+    }
     assert failed.keys() == {"fail-1.test", "missing-1.test", "timeout-1.test", "junk-1.test"}
     assert app.escaped_exceptions == []
 
@@ -106,11 +113,17 @@ async def test_batch_with_every_item_failing_ends_failed(app):
 
 BAD_BATCHES = {
     "empty list": ({"items": []}, "List should have at least 1 item"),
-    "too many items": ({"items": [f"site-{n}.test" for n in range(MAX_BATCH_ITEMS + 1)]}, f"at most {MAX_BATCH_ITEMS} items"),
+    "too many items": (
+        {"items": [f"site-{n}.test" for n in range(MAX_BATCH_ITEMS + 1)]},
+        f"at most {MAX_BATCH_ITEMS} items",
+    ),
     "malformed domain": ({"items": ["alpha.test", "not a domain"]}, "'not a domain' is not a domain name"),
     "domain with a scheme": ({"items": ["http://alpha.test"]}, "'http://alpha.test' is not a domain name"),
     "non-string item": ({"items": ["alpha.test", 42]}, "Input should be a valid string"),
-    "duplicate items": ({"items": ["alpha.test", "ALPHA.test"]}, "items must be unique: 'alpha.test' is listed more than once"),
+    "duplicate items": (
+        {"items": ["alpha.test", "ALPHA.test"]},
+        "items must be unique: 'alpha.test' is listed more than once",
+    ),
     "items not a list": ({"items": "alpha.test"}, "Input should be a valid list"),
     "no items field": ({}, "Field required"),
     "unknown field": ({"items": ["alpha.test"], "priority": 1}, "Extra inputs are not permitted"),
@@ -165,7 +178,12 @@ async def test_legacy_batch_dies_with_missing_greenlet_after_the_202_F2(database
     async with AsyncSession(read_engine) as session:
         stored = await session.get(Job, accepted["id"])
         items = await session.scalars(select(BatchItem).where(BatchItem.job_id == stored.id))
-        assert (stored.status, stored.start_time, stored.completed_count, stored.failed_count) == ("pending", None, 0, 0)
+        assert (stored.status, stored.start_time, stored.completed_count, stored.failed_count) == (
+            "pending",
+            None,
+            0,
+            0,
+        )
         assert stored.item_results == {} and items.all() == []
 
 

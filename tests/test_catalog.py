@@ -119,7 +119,9 @@ def test_every_failure_a_test_expects_of_legacy_is_in_the_catalog():
     named = set()
     for path in Path(__file__).parent.glob("test_*.py"):
         module = importlib.import_module(f"tests.{path.stem}")
-        tests = (value for name, value in vars(module).items() if name.startswith("test_") and inspect.isfunction(value))
+        tests = (
+            value for name, value in vars(module).items() if name.startswith("test_") and inspect.isfunction(value)
+        )
         for function in tests:
             for mark in _marks(function).get("fails_on_legacy", []):
                 named.update(mark.args)

@@ -13,11 +13,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from docs_src import audit_excerpts, capture_tracebacks, perf_stubs
-from docs_src.symbols import DOCSTRING_INCLUDE, MissingSymbol, extract, module_docstring
-from docs_src.symbols import INCLUDE as SYMBOL_INCLUDE
-from docs_src.symbols import pages as docs_pages
-from playbook.settings import PROJECT_ROOT
+from playbook.app.settings import PROJECT_ROOT
+from playbook.docs_tools import audit_excerpts, perf_stubs, tracebacks
+from playbook.docs_tools.symbols import (
+    DOCSTRING_INCLUDE,
+    MissingSymbol,
+    extract,
+    module_docstring,
+)
+from playbook.docs_tools.symbols import INCLUDE as SYMBOL_INCLUDE
+from playbook.docs_tools.symbols import pages as docs_pages
 
 DOCS = PROJECT_ROOT / "docs"
 CODE_FOLDERS = ("legacy", "standardized", "playbook", "docs_src")
@@ -82,7 +87,7 @@ def includes(page: Path) -> list[str]:
     return SNIPPET.findall(page.read_text())
 
 
-WRITTEN_BEFORE_THE_BUILD = capture_tracebacks.OUTPUT_FILES | perf_stubs.OUTPUT_FILES
+WRITTEN_BEFORE_THE_BUILD = tracebacks.OUTPUT_FILES | perf_stubs.OUTPUT_FILES
 
 
 def generated_include_problem(target: str) -> str | None:
@@ -122,7 +127,11 @@ def include_problem(target: str) -> str | None:
 
 
 def defined_test_names() -> set[str]:
-    return {name for path in (PROJECT_ROOT / "tests").rglob("*.py") for name in re.findall(r"def (test_\w+)", path.read_text())}
+    return {
+        name
+        for path in (PROJECT_ROOT / "tests").rglob("*.py")
+        for name in re.findall(r"def (test_\w+)", path.read_text())
+    }
 
 
 @pytest.mark.parametrize("page", pages(), ids=_page_id)
@@ -176,7 +185,7 @@ def test_mkdocs_config_has_no_hooks_and_checks_snippet_paths() -> None:
 def test_the_checks_see_pasted_code_and_missing_includes() -> None:
     """The detectors themselves: a pasted function is seen, a gone section is reported."""
     pasted = (PROJECT_ROOT / "standardized" / "db.py").read_text().splitlines()[-6:]
-    page = "=== \"Tab\"\n\n    ``` py\n" + "\n".join(f"    {line}" for line in pasted) + "\n    ```\n"
+    page = '=== "Tab"\n\n    ``` py\n' + "\n".join(f"    {line}" for line in pasted) + "\n    ```\n"
     [block] = code_blocks(page, "page.md")
     assert windows(block.lines) & windows(pasted)
     assert include_problem("docs_src/pitfalls/work_order_batch.py:no-such-section") == (

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docs_src import example_names
-from playbook.models import Job
+from playbook.app.models import Job
 
 MISSING_GREENLET = (
     "MissingGreenlet: greenlet_spawn has not been called; can't call await_() here. "

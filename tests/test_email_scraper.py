@@ -1,4 +1,4 @@
-"""The e-mail scraper spec: both variants, one set of expectations (DESIGN §3, §5).
+"""The e-mail scraper spec: both variants, one set of expectations (docs/contract.md).
 
 Legacy fails every behavioural test: its sync task's status update never runs (F4), its
 second `asyncio.run` meets a connection pooled on the first one's loop (F5), and the error
@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from playbook.app import create_app
-from playbook.crawl import MAX_DEPTH, MAX_PAGES
-from playbook.database import get_pool_stats
-from playbook.models import Contact
-from playbook.server import serve_in_process
+from playbook.app.database import get_pool_stats
+from playbook.app.factory import create_app
+from playbook.app.models import Contact
+from playbook.harness.server import serve_in_process
+from playbook.upstream.emails import MAX_DEPTH, MAX_PAGES
 from standardized.tasks.email_scraper import scrape_emails_task
 from tests.helpers import (
     assert_rejected_without_writing,
@@ -89,7 +89,13 @@ def standard_site_contacts(host: str) -> list[dict]:
 
 def standard_site_outcomes(host: str) -> dict[str, str]:
     home, about, contact, team, old_news = pages(host, "/", "/about", "/contact", "/team", "/old-news")
-    return {home: "completed", about: "completed", contact: "completed", team: "completed", old_news: "failed: HTTP 404"}
+    return {
+        home: "completed",
+        about: "completed",
+        contact: "completed",
+        team: "completed",
+        old_news: "failed: HTTP 404",
+    }
 
 
 async def stored_contacts(engine: AsyncEngine, domain: str) -> list[Contact]:
@@ -295,7 +301,9 @@ async def test_legacy_asyncio_run_reuses_a_connection_of_a_closed_loop_F5(databa
     assert type(exception) is RuntimeError
     message = str(exception)
     assert message.startswith("Task <Task pending name=") and "coro=<_store_results()" in message
-    assert message.endswith("got Future <Future pending cb=[BaseProtocol._on_waiter_completed()]> attached to a different loop")
+    assert message.endswith(
+        "got Future <Future pending cb=[BaseProtocol._on_waiter_completed()]> attached to a different loop"
+    )
     assert (job["status"], job["total_items"], job["item_results"]) == ("pending", 0, {})
     assert await stored_contacts(read_engine, host) == []
 

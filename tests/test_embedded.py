@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from playbook.embedded import HANDLES_FILE, forget_exited_processes
+from playbook.harness.embedded import HANDLES_FILE, forget_exited_processes
 
 
 def test_processes_that_exited_are_forgotten(tmp_path):

@@ -1,4 +1,4 @@
-"""The job reaper spec: the background task the work order did not list (DESIGN §3).
+"""The job reaper spec: the background task the work order did not list (docs/work-order.md).
 
 Both variants start a reaper in their lifespan. Legacy's reaper logs from jobs that its
 closed session detached, so the first sweep that finds a stuck job raises
@@ -22,10 +22,10 @@ from sqlalchemy.orm.exc import DetachedInstanceError
 
 from legacy.db import get_session as get_legacy_request_session
 from legacy.tasks import job_reaper as legacy_reaper
-from playbook.app import create_app
-from playbook.database import bound_engine, get_pool_stats
-from playbook.models import TERMINAL_STATUSES, Job, JobStatus, utcnow
-from playbook.server import RunningApp, serve_in_process
+from playbook.app.database import bound_engine, get_pool_stats
+from playbook.app.factory import create_app
+from playbook.app.models import TERMINAL_STATUSES, Job, JobStatus, utcnow
+from playbook.harness.server import RunningApp, serve_in_process
 from standardized.db import get_background_session
 from standardized.tasks import job_reaper as standardized_reaper
 
@@ -85,7 +85,9 @@ def serving(variant: str, database_url, settings, **overrides) -> AbstractAsyncC
     return serve_in_process(create_app(variant, database_url=database_url, settings=app_settings))
 
 
-@pytest.mark.fails_on_legacy("F11", reason="the legacy reaper looks only at processing jobs: a job left pending stays pending")
+@pytest.mark.fails_on_legacy(
+    "F11", reason="the legacy reaper looks only at processing jobs: a job left pending stays pending"
+)
 async def test_reaper_fails_jobs_stuck_past_stale_after_and_leaves_the_others_alone(
     variant, database_url, settings, jobs, caplog
 ):
@@ -219,6 +221,8 @@ async def test_legacy_reaper_dies_with_its_first_reaped_job_and_never_sweeps_aga
     assert (never_reaped.status, never_reaped.error) == (JobStatus.processing, None)
     # Nothing awaited the task: its exception shows only when the task is collected.
     gc.collect()
-    [died] = [record for record in caplog.records if record.getMessage().startswith("Task exception was never retrieved")]
+    [died] = [
+        record for record in caplog.records if record.getMessage().startswith("Task exception was never retrieved")
+    ]
     assert (died.name, type(died.exc_info[1])) == ("asyncio", DetachedInstanceError)
     assert DETACHED_REFRESH in str(died.exc_info[1])

@@ -13,11 +13,14 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from playbook.server import serve_in_process
-from playbook.settings import Settings
-from playbook.sites import fetch_site
-from playbook.upstream.client import ServedSimulatorTransport, bound_http_client
-from playbook.upstream.simulator import UpstreamSimulator
+from playbook.app.settings import Settings
+from playbook.harness.server import serve_in_process
+from playbook.harness.simulator.app import UpstreamSimulator
+from playbook.harness.simulator.transport import (
+    ServedSimulatorTransport,
+    bound_simulated_upstream,
+)
+from playbook.upstream.sites import fetch_site
 
 
 @dataclass
@@ -70,7 +73,7 @@ async def test_the_services_client_uses_the_served_simulator_when_upstream_url_i
     served_simulator: ServedSimulator,
 ) -> None:
     settings = Settings(upstream_url=served_simulator.base_url)
-    async with bound_http_client(settings):
+    async with bound_simulated_upstream(settings):
         site = await fetch_site("site-7.test")
 
     assert served_simulator.hosts_seen == ["site-7.test"]

@@ -1,4 +1,4 @@
-"""The places search spec: both variants, one set of expectations (DESIGN §3, §5).
+"""The places search spec: both variants, one set of expectations (docs/contract.md).
 
 One search at a time, legacy passes. It fails when the upstream fails, because it logs the
 error and records nothing (F11), and when a few searches run at once on a small pool,
@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.app import create_app
-from playbook.database import get_pool_stats
-from playbook.models import JobPlace, Place
-from playbook.places import MAX_ATTEMPTS
-from playbook.server import serve_in_process
-from playbook.upstream.places_api import PlacesApi, search_results
+from playbook.app.database import get_pool_stats
+from playbook.app.factory import create_app
+from playbook.app.models import JobPlace, Place
+from playbook.harness.server import serve_in_process
+from playbook.harness.simulator.places_api import PlacesApi, search_results
+from playbook.upstream.places import MAX_ATTEMPTS
 from tests.helpers import (
     assert_rejected_without_writing,
     aware,

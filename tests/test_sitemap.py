@@ -1,4 +1,4 @@
-"""The sitemap service spec: both variants, one set of expectations (DESIGN §3, §5).
+"""The sitemap service spec: both variants, one set of expectations (docs/contract.md).
 
 Legacy fails the behavioural tests three ways, each after the client's 202 and each leaving
 the job `processing` (F11): a scan on a lazy relationship (F1), a batch of several domains
@@ -17,14 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
 from legacy.services.sitemap import background_service as legacy_service
-from playbook.app import create_app
-from playbook.database import get_pool_stats
-from playbook.models import Job, SitemapFile, SitemapUrl
-from playbook.schemas import MAX_SITEMAP_DOMAINS
-from playbook.server import serve_in_process
-from playbook.sitemap_crawl import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN
+from playbook.app.database import get_pool_stats
+from playbook.app.factory import create_app
+from playbook.app.models import Job, SitemapFile, SitemapUrl
+from playbook.app.schemas import MAX_SITEMAP_DOMAINS
+from playbook.harness.server import serve_in_process
+from playbook.upstream.sitemaps import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN
 from standardized.services.sitemap import background_service as standardized_service
-from tests.helpers import assert_rejected_without_writing, aware, read_job, read_results, run_to_end, statuses_seen, submit
+from tests.helpers import (
+    assert_rejected_without_writing,
+    aware,
+    read_job,
+    read_results,
+    run_to_end,
+    statuses_seen,
+    submit,
+)
 
 SCAN = "/api/v3/sitemap/scan"
 BATCH = "/api/v3/sitemap/batch"
@@ -95,7 +103,10 @@ def assert_clean_finish(app) -> None:
 
 @pytest.mark.parametrize(
     ("path", "body", "kind", "total"),
-    [(SCAN, {"domain": "shop.test"}, "sitemap_scan", 1), (BATCH, {"domains": ["shop.test", "flat-1.test"]}, "sitemap_batch", 2)],
+    [
+        (SCAN, {"domain": "shop.test"}, "sitemap_scan", 1),
+        (BATCH, {"domains": ["shop.test", "flat-1.test"]}, "sitemap_batch", 2),
+    ],
     ids=["scan", "batch"],
 )
 async def test_scan_and_batch_are_accepted_as_pending(app, path, body, kind, total):
@@ -131,7 +142,14 @@ async def test_scan_stores_every_sitemap_and_url(app, read_engine):
     [
         # robots.txt lists no sitemap. The urlset has no namespace, lists /pricing twice
         # (kept once) and gives /blog a lastmod that is no date (dropped).
-        ("flat-1.test", [("http://flat-1.test/", None), ("http://flat-1.test/pricing", "2024-02-29"), ("http://flat-1.test/blog", None)]),
+        (
+            "flat-1.test",
+            [
+                ("http://flat-1.test/", None),
+                ("http://flat-1.test/pricing", "2024-02-29"),
+                ("http://flat-1.test/blog", None),
+            ],
+        ),
         # No robots.txt at all.
         ("norobots-1.test", [("http://norobots-1.test/", "2024-01-15"), ("http://norobots-1.test/faq", "2024-01-16")]),
     ],
@@ -142,7 +160,13 @@ async def test_scan_falls_back_to_sitemap_xml(app, domain, urls):
     assert (job["status"], job["completed_count"], job["failed_count"]) == ("completed", 1, 0)
     results = await read_results(app, job["id"])
     assert results["sitemap_files"] == [
-        {"domain": domain, "url": f"http://{domain}/sitemap.xml", "kind": "urlset", "parent_url": None, "url_count": len(urls)}
+        {
+            "domain": domain,
+            "url": f"http://{domain}/sitemap.xml",
+            "kind": "urlset",
+            "parent_url": None,
+            "url_count": len(urls),
+        }
     ]
     assert results["urls"] == [{"loc": loc, "lastmod": lastmod} for loc, lastmod in urls]
     assert_clean_finish(app)
@@ -216,7 +240,9 @@ async def test_batch_records_failing_domains_and_continues(app):
     for domain in failing:
         assert outcomes[domain].startswith(f"failed: {UNREADABLE[domain]}")
     # Domains run concurrently, so "the last failure" is whichever ended last.
-    assert job["error"] in {f"Error processing item {domain}: {outcomes[domain].removeprefix('failed: ')}" for domain in failing}
+    assert job["error"] in {
+        f"Error processing item {domain}: {outcomes[domain].removeprefix('failed: ')}" for domain in failing
+    }
     results = await read_results(app, job["id"])
     assert by_domain(results["sitemap_files"]).keys() == {"shop.test", "flat-1.test"}
     assert_clean_finish(app)
@@ -245,7 +271,11 @@ async def test_batch_of_one_domain_completes(app, read_engine):
 BAD_REQUESTS = {
     "scan: no domain field": (SCAN, {}, "Field required"),
     "scan: malformed domain": (SCAN, {"domain": "not a domain"}, "'not a domain' is not a domain name"),
-    "scan: domain with a path": (SCAN, {"domain": "shop.test/sitemap.xml"}, "'shop.test/sitemap.xml' is not a domain name"),
+    "scan: domain with a path": (
+        SCAN,
+        {"domain": "shop.test/sitemap.xml"},
+        "'shop.test/sitemap.xml' is not a domain name",
+    ),
     "scan: domain not a string": (SCAN, {"domain": 42}, "Input should be a valid string"),
     "scan: unknown field": (SCAN, {"domain": "shop.test", "depth": 9}, "Extra inputs are not permitted"),
     "batch: empty list": (BATCH, {"domains": []}, "List should have at least 1 item"),
@@ -254,7 +284,11 @@ BAD_REQUESTS = {
         {"domains": [f"site-{n}.test" for n in range(MAX_SITEMAP_DOMAINS + 1)]},
         f"at most {MAX_SITEMAP_DOMAINS} items",
     ),
-    "batch: malformed domain": (BATCH, {"domains": ["shop.test", "not a domain"]}, "'not a domain' is not a domain name"),
+    "batch: malformed domain": (
+        BATCH,
+        {"domains": ["shop.test", "not a domain"]},
+        "'not a domain' is not a domain name",
+    ),
     "batch: non-string domain": (BATCH, {"domains": ["shop.test", 42]}, "Input should be a valid string"),
     "batch: duplicate domains": (
         BATCH,
@@ -334,7 +368,9 @@ async def test_standardized_unexpected_error_fails_the_job_and_records_it_R5_R6(
 
 def failing_line(exc: BaseException) -> str:
     """The line of the legacy sitemap service that the exception came out of."""
-    *_, innermost = (frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == legacy_service.__file__)
+    *_, innermost = (
+        frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == legacy_service.__file__
+    )
     return innermost.line
 
 
@@ -352,7 +388,12 @@ async def test_legacy_domain_scan_dies_on_lazy_load_F1(database_url, settings, r
     assert "job.sitemap_files" in failing_line(escaped)
     async with AsyncSession(read_engine) as session:
         stored = await session.get(Job, uuid.UUID(accepted["id"]))
-        assert (stored.status, stored.completed_count, stored.failed_count, stored.end_time) == ("processing", 1, 0, None)
+        assert (stored.status, stored.completed_count, stored.failed_count, stored.end_time) == (
+            "processing",
+            1,
+            0,
+            None,
+        )
         # The outcome was changed in place on the JSON column and never written (R9).
         assert stored.item_results == {}
     # The scan itself was committed before the summary touched `job.sitemap_files`.
@@ -367,7 +408,9 @@ async def test_legacy_batch_dies_on_shared_session_in_gather_F9(database_url, se
         [escaped] = app.escaped_exceptions
 
     assert type(escaped) is InvalidRequestError
-    assert str(escaped).startswith("This session is provisioning a new connection; concurrent operations are not permitted")
+    assert str(escaped).startswith(
+        "This session is provisioning a new connection; concurrent operations are not permitted"
+    )
     assert failing_line(escaped) == "async with session.begin_nested():"
     async with AsyncSession(read_engine) as session:
         stored = await session.get(Job, uuid.UUID(accepted["id"]))
@@ -389,5 +432,10 @@ async def test_legacy_single_domain_batch_dies_reading_onupdate_column_F3(databa
     assert "job.updated_at" in failing_line(escaped)
     async with AsyncSession(read_engine) as session:
         stored = await session.get(Job, uuid.UUID(accepted["id"]))
-        assert (stored.status, stored.completed_count, stored.failed_count, stored.end_time) == ("processing", 1, 0, None)
+        assert (stored.status, stored.completed_count, stored.failed_count, stored.end_time) == (
+            "processing",
+            1,
+            0,
+            None,
+        )
     assert await stored_sitemaps(read_engine, accepted["id"]) == as_stored(default_tree("shop.test"))

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 
 from docs_src.pitfalls import work_order_batch
 from docs_src.pitfalls.support import insert_job, read_job, worker
-from playbook.models import JobStatus
+from playbook.app.models import JobStatus
 from standardized.services.batch.batch_functions import process_batch_with_own_session
 
 POLL_SECONDS = 0.01
@@ -34,6 +34,8 @@ async def cancel_while_processing(job_id: uuid.UUID, work: Coroutine[None, None,
     task.cancel()  # what a shutdown past its graceful timeout does to a running task
     with suppress(asyncio.CancelledError):
         await task
+
+
 # --8<-- [end:cancel]
 
 

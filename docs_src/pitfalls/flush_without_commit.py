@@ -14,8 +14,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from docs_src.pitfalls.support import insert_job, read_job, worker
-from playbook.database import get_engine
-from playbook.models import Job, JobStatus
+from playbook.app.database import get_engine
+from playbook.app.models import Job, JobStatus
 from standardized.db import get_background_session
 
 OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
@@ -26,6 +26,8 @@ OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 async def get_session_that_only_closes() -> AsyncIterator[AsyncSession]:
     async with AsyncSession(get_engine(), expire_on_commit=False) as session:
         yield session  # closing rolls back whatever was not committed
+
+
 # --8<-- [end:only_closes]
 
 
@@ -35,6 +37,8 @@ async def mark_processing(job_id: uuid.UUID, open_session: OpenSession) -> None:
         job = await session.get_one(Job, job_id)
         job.status = JobStatus.processing
         await session.flush()  # the UPDATE is sent, in a transaction not yet committed
+
+
 # --8<-- [end:mark]
 
 

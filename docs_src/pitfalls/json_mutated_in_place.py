@@ -15,8 +15,8 @@ from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from docs_src.pitfalls.support import insert_job, read_job, worker
-from playbook.database import get_engine
-from playbook.models import Job
+from playbook.app.database import get_engine
+from playbook.app.models import Job
 from standardized.db import get_background_session
 from standardized.jobs import record_item
 
@@ -33,6 +33,8 @@ class TrackedJob(TrackedBase):
     id: Mapped[int] = mapped_column(primary_key=True)
     # MutableDict reports changes made in place to the session.
     item_results: Mapped[dict[str, str]] = mapped_column(MutableDict.as_mutable(JSONB), default=dict)
+
+
 # --8<-- [end:mutable]
 
 
@@ -41,6 +43,8 @@ async def record_in_place(job_id: uuid.UUID, item: str) -> None:
     async with get_background_session() as session:
         job = await session.get_one(Job, job_id)
         job.item_results[item] = "completed"  # the same dict object: no change is seen
+
+
 # --8<-- [end:in_place]
 
 
@@ -49,6 +53,8 @@ async def record_by_reassigning(job_id: uuid.UUID, item: str) -> None:
     async with get_background_session() as session:
         job = await session.get_one(Job, job_id)
         job.item_results = {**job.item_results, item: "completed"}  # a new value: written
+
+
 # --8<-- [end:reassigned]
 
 

@@ -13,8 +13,14 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from docs_src.pitfalls import work_order_batch
-from docs_src.pitfalls.support import describe, insert_job, logged_messages, read_job, worker
-from playbook.models import BatchItem, Job
+from docs_src.pitfalls.support import (
+    describe,
+    insert_job,
+    logged_messages,
+    read_job,
+    worker,
+)
+from playbook.app.models import BatchItem, Job
 from standardized.services.batch.batch_functions import process_batch_with_own_session
 
 ITEMS = ["alpha.test", "beta.test"]
@@ -33,6 +39,7 @@ def declare_a_metadata_column() -> str:
             __tablename__ = "batches"
             id: Mapped[int] = mapped_column(primary_key=True)
             metadata: Mapped[dict[str, str]] = mapped_column(JSONB)
+
         # --8<-- [end:reserved]
 
     return "; ".join(f"{warning.category.__name__}: {warning.message}" for warning in warned)

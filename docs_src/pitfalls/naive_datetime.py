@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from sqlalchemy.engine import URL
 
 from docs_src.pitfalls.support import describe, insert_job, read_job, worker
-from playbook.models import Job, utcnow
-from playbook.schemas import JobOut
+from playbook.app.models import Job, utcnow
+from playbook.app.schemas import JobOut
 from standardized.db import get_background_session
 
 Clock = Callable[[], datetime]
@@ -28,6 +28,8 @@ async def start_job(job_id: uuid.UUID, clock: Clock) -> Job:
         job = await session.get_one(Job, job_id)
         job.start_time = clock()  # datetime.now: naive; utcnow: datetime.now(UTC)
     return job
+
+
 # --8<-- [end:start]
 
 
@@ -55,7 +57,9 @@ async def _started_with(clock: Clock) -> dict[str, object]:
         "zone in memory": job.start_time.tzinfo,
         "response schema": _serialized(job),
         "start_time - created_at": _time_since_created(job),
-        "stored instant": "as written, read as UTC" if stored.start_time == job.start_time.replace(tzinfo=UTC) else "other",
+        "stored instant": "as written, read as UTC"
+        if stored.start_time == job.start_time.replace(tzinfo=UTC)
+        else "other",
     }
 
 

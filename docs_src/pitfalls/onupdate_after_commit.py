@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.engine import URL
 
 from docs_src.pitfalls.support import describe, insert_job, worker
-from playbook.models import Job, JobStatus
+from playbook.app.models import Job, JobStatus
 from standardized.db import get_background_session
 
 
@@ -24,6 +24,8 @@ async def read_updated_at_inside(job_id: uuid.UUID) -> datetime:
         job.status = JobStatus.processing
         await session.flush()  # updated_at = now() in SQL: the attribute is expired
         return job.updated_at  # needs a SELECT, outside SQLAlchemy's greenlet
+
+
 # --8<-- [end:inside]
 
 
@@ -33,6 +35,8 @@ async def read_updated_at_after(job_id: uuid.UUID) -> datetime:
         job = await session.get_one(Job, job_id)
         job.status = JobStatus.processing
     return job.updated_at  # the session is closed: nothing can load it
+
+
 # --8<-- [end:after]
 
 
@@ -43,6 +47,8 @@ async def read_updated_at_awaited(job_id: uuid.UUID) -> datetime:
         job.status = JobStatus.processing
         await session.flush()
         return await job.awaitable_attrs.updated_at  # an explicit, awaited load (AsyncAttrs)
+
+
 # --8<-- [end:awaited]
 
 

@@ -11,10 +11,10 @@ from contextlib import asynccontextmanager, contextmanager
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.database import bound_engine, get_engine
-from playbook.models import Job
-from playbook.settings import Settings
-from playbook.upstream.client import bound_http_client
+from playbook.app.database import bound_engine, get_engine
+from playbook.app.models import Job
+from playbook.app.settings import Settings
+from playbook.harness.simulator.transport import bound_simulated_upstream
 from standardized.db import get_background_session
 
 
@@ -22,7 +22,7 @@ from standardized.db import get_background_session
 async def worker(database_url: URL, **settings: object) -> AsyncIterator[None]:
     """Bind an engine and an upstream client for background code, as a worker's startup does (R8)."""
     worker_settings = Settings(**settings)
-    async with bound_engine(database_url, worker_settings), bound_http_client(worker_settings):
+    async with bound_engine(database_url, worker_settings), bound_simulated_upstream(worker_settings):
         yield
 
 

@@ -14,7 +14,7 @@ import uuid
 from sqlalchemy.engine import URL
 
 from docs_src.pitfalls.support import insert_job, logged_messages, read_job, worker
-from playbook.models import Job, JobStatus, utcnow
+from playbook.app.models import Job, JobStatus, utcnow
 from standardized.db import get_background_session
 from standardized.jobs import run_job
 
@@ -34,7 +34,9 @@ async def finish_batch_swallowing_errors(batch_id: uuid.UUID) -> None:
                 batch.end_time = utcnow()
                 await session.flush()
     except Exception as e:
-        logger.error(f"Error updating final status: {str(e)}", exc_info=True)
+        logger.error(f"Error updating final status: {e!s}", exc_info=True)
+
+
 # --8<-- [end:swallowed]
 
 
@@ -48,6 +50,8 @@ async def finish_batch(batch_id: uuid.UUID) -> None:
 
 async def process_batch(batch_id: uuid.UUID) -> None:
     await run_job(job_id=batch_id, work=finish_batch(batch_id))
+
+
 # --8<-- [end:propagated]
 
 

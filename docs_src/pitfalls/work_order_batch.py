@@ -8,9 +8,8 @@ leaves out, stands in for the per-item work. Everything else is the work order's
 import asyncio
 import logging
 from datetime import datetime
-from typing import List
 
-from playbook.models import Job
+from playbook.app.models import Job
 from standardized.db import get_background_session
 
 logger = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ async def process_item_with_own_session(item: str, user_id: str) -> None:
 
 
 # --8<-- [start:function]
-async def process_batch_with_own_session(batch_id: str, items: List[str], user_id: str):
+async def process_batch_with_own_session(batch_id: str, items: list[str], user_id: str):
     """Process a batch of items with proper SQLAlchemy async context management."""
     logger.info(f"Starting batch processing for {len(items)} items")
 
@@ -37,7 +36,7 @@ async def process_batch_with_own_session(batch_id: str, items: List[str], user_i
                 batch.start_time = datetime.now()
                 await session.flush()
     except Exception as e:
-        logger.error(f"Error updating batch status: {str(e)}", exc_info=True)
+        logger.error(f"Error updating batch status: {e!s}", exc_info=True)
         # Continue processing even if update fails
 
     # Track processing results
@@ -63,13 +62,13 @@ async def process_batch_with_own_session(batch_id: str, items: List[str], user_i
                         batch.completed_count = completed_count
                         await session.flush()
             except Exception as update_error:
-                logger.error(f"Error updating progress: {str(update_error)}")
+                logger.error(f"Error updating progress: {update_error!s}")
 
         except Exception as e:
             # Item processing failed
             failed_count += 1
-            item_results[item] = f"failed: {str(e)}"
-            logger.error(f"Error processing item {item}: {str(e)}", exc_info=True)
+            item_results[item] = f"failed: {e!s}"
+            logger.error(f"Error processing item {item}: {e!s}", exc_info=True)
 
             # Update batch progress with a new session
             try:
@@ -77,10 +76,10 @@ async def process_batch_with_own_session(batch_id: str, items: List[str], user_i
                     batch = await session.get(Job, batch_id)
                     if batch:
                         batch.failed_count = failed_count
-                        batch.error = f"Error processing item {item}: {str(e)}"
+                        batch.error = f"Error processing item {item}: {e!s}"
                         await session.flush()
             except Exception as update_error:
-                logger.error(f"Error updating progress: {str(update_error)}")
+                logger.error(f"Error updating progress: {update_error!s}")
 
     # Update final batch status with a new session
     try:
@@ -101,7 +100,9 @@ async def process_batch_with_own_session(batch_id: str, items: List[str], user_i
 
                 await session.flush()
     except Exception as e:
-        logger.error(f"Error updating final status: {str(e)}", exc_info=True)
+        logger.error(f"Error updating final status: {e!s}", exc_info=True)
 
     logger.info(f"Batch processing completed: {completed_count} succeeded, {failed_count} failed")
+
+
 # --8<-- [end:function]

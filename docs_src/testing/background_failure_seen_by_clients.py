@@ -14,7 +14,7 @@ from fastapi import BackgroundTasks, FastAPI
 from sqlalchemy.engine import URL
 from starlette.exceptions import StarletteDeprecationWarning
 
-from playbook.server import serve_in_process
+from playbook.harness.server import serve_in_process
 
 TASK_SECONDS = 0.2
 
@@ -41,6 +41,8 @@ async def call_through_asgi_transport() -> str:
         except RuntimeError as exc:
             return f"the call raised RuntimeError: {exc}"
     return f"answered {response.status_code}"
+
+
 # --8<-- [end:asgi_transport]
 
 
@@ -69,6 +71,8 @@ async def call_through_uvicorn() -> dict[str, object]:
         "task still running when the client had its answer": task_still_running,
         "escaped exceptions": [f"{type(exc).__name__}: {exc}" for exc in running.escaped_exceptions],
     }
+
+
 # --8<-- [end:uvicorn]
 
 

@@ -20,9 +20,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from legacy.jobs import finish_job, record_item
-from playbook.crawl import PageScan, crawl_site
-from playbook.database import get_engine
-from playbook.models import Contact, Job, JobStatus, utcnow
+from playbook.app.database import get_engine
+from playbook.app.models import Contact, Job, JobStatus, utcnow
+from playbook.upstream.emails import PageScan, crawl_site
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,9 @@ async def _stored_emails(engine: AsyncEngine, domain: str) -> set[str]:
         return set(await db.scalars(select(Contact.email).where(Contact.domain == domain)))
 
 
-async def _store_results(engine: AsyncEngine, job_id: uuid.UUID, domain: str, pages: list[PageScan], known: set[str]) -> int:
+async def _store_results(
+    engine: AsyncEngine, job_id: uuid.UUID, domain: str, pages: list[PageScan], known: set[str]
+) -> int:
     stored = 0
     async with AsyncSession(engine) as db:
         job = await db.get(Job, job_id)

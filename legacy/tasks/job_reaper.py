@@ -14,8 +14,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.database import get_engine
-from playbook.models import Job, JobStatus, utcnow
+from playbook.app.database import get_engine
+from playbook.app.models import Job, JobStatus, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,9 @@ async def reap_stuck_jobs(*, stale_after: float) -> list[Job]:
     """Mark failed every job processing for longer than `stale_after` seconds; return them."""
     async with AsyncSession(get_engine()) as session:
         cutoff = utcnow() - timedelta(seconds=stale_after)
-        stuck = (await session.scalars(select(Job).where(Job.status == JobStatus.processing, Job.updated_at < cutoff))).all()
+        stuck = (
+            await session.scalars(select(Job).where(Job.status == JobStatus.processing, Job.updated_at < cutoff))
+        ).all()
         for job in stuck:
             job.status = JobStatus.failed
             job.error = "stuck in processing"

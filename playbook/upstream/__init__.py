@@ -1,1 +1,3 @@
-"""The upstream the services call: a deterministic simulator and the httpx client bound to it."""
+"""The work both variants call: the httpx client bound for the app's lifetime and the
+readers of what upstream serves (a site's home page, its sitemaps, its pages' e-mail
+addresses, a Places-style search). None of it touches the database."""

@@ -1,125 +1,158 @@
-"""robots.txt and the sitemaps of a simulated site, chosen by the host's first label.
+"""Reading one domain's sitemaps over HTTP: the unit of real work in the sitemap service.
 
-| host            | robots.txt                      | sitemaps                                            |
-|-----------------|---------------------------------|-----------------------------------------------------|
-| `flat-*`        | no `Sitemap:` line              | `/sitemap.xml`: one urlset of 3 URLs, see below     |
-| `norobots-*`    | 404                             | `/sitemap.xml`: one urlset of 2 URLs                |
-| `malformed-*`   | lists `/sitemap.xml`            | XML cut off in the middle of an element             |
-| `huge-*`        | lists `/sitemap.xml`            | one urlset of `HUGE_URLSET_SIZE` URLs               |
-| `deep-*`        | lists `/sitemap-deep-1.xml`     | indexes nested without end, each listing the next   |
-| `nositemap-*`   | 404                             | 404                                                 |
-| anything else   | lists `/sitemap_index.xml`      | the default tree below                              |
+Starts from the `Sitemap:` lines of `http://{domain}/robots.txt`, or `/sitemap.xml` when
+robots.txt is missing or lists none; follows sitemap indexes; reads gzipped sitemaps
+(`.xml.gz`, recognised by their bytes); accepts documents with or without the sitemaps.org
+namespace. Returns plain data, or raises `CrawlError` with a reason fit for a job's results.
+It holds no database resources, so callers decide where it runs relative to sessions.
 
-The default tree, 5 documents and 7 URLs:
-
-    /sitemap_index.xml            index
-      /sitemap-pages.xml          urlset: /, /about, /contact
-      /sitemap-posts.xml.gz       urlset, gzipped: /posts/hello-world, /posts/second-post
-      /sitemap-archive.xml        index
-        /sitemap-archive-2023.xml urlset: /2023/01, /2023/02
-
-The `flat-*` urlset is written the sloppy way: no namespace, one URL listed twice, and a
-`lastmod` that is no date.
-
-Every document is built from the host name alone, so the same host always gets the same bytes.
+A domain fails as a whole, and nothing of it is kept, when any of its documents cannot be
+read, when it lists more than `MAX_URLS_PER_DOMAIN` URLs, or when indexes are nested more
+than `MAX_INDEX_DEPTH` levels: a partial list of URLs would pass for the domain's whole site.
 """
 
-import gzip
-import re
+import xml.etree.ElementTree as ET
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
 
-from starlette.responses import PlainTextResponse, Response
+import httpx
 
-SITEMAP_NAMESPACE = "http://www.sitemaps.org/schemas/sitemap/0.9"
-HUGE_URLSET_SIZE = 12_000  # more than the services' cap of 10,000 URLs per domain
+from playbook.upstream.client import get_http_client
 
-# path -> (kind, entries); an entry is (path, lastmod or None)
-_DEFAULT_TREE: dict[str, tuple[str, list[tuple[str, str | None]]]] = {
-    "/sitemap_index.xml": (
-        "sitemapindex",
-        [("/sitemap-pages.xml", "2024-05-01"), ("/sitemap-posts.xml.gz", "2024-03-08"), ("/sitemap-archive.xml", None)],
-    ),
-    "/sitemap-pages.xml": ("urlset", [("/", "2024-05-01"), ("/about", "2024-04-12"), ("/contact", None)]),
-    "/sitemap-posts.xml.gz": (
-        "urlset",
-        [("/posts/hello-world", "2024-03-01T09:30:00+00:00"), ("/posts/second-post", "2024-03-08")],
-    ),
-    "/sitemap-archive.xml": ("sitemapindex", [("/sitemap-archive-2023.xml", "2023-12-31")]),
-    "/sitemap-archive-2023.xml": ("urlset", [("/2023/01", "2023-01-31"), ("/2023/02", "2023-02-28")]),
-}
+MAX_URLS_PER_DOMAIN = 10_000
+MAX_INDEX_DEPTH = 3
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # the sitemaps protocol's limit, uncompressed
+_GZIP_MAGIC = b"\x1f\x8b"
+_LASTMOD_MAX_LENGTH = 32  # the width of SitemapUrl.lastmod
 
 
-def serves(path: str) -> bool:
-    return path == "/robots.txt" or path.startswith("/sitemap")
+class CrawlError(Exception):
+    """The domain's sitemaps could not be read; the message says why."""
 
 
-def document(host: str, path: str) -> Response:
-    layout = host.split(".", 1)[0].split("-", 1)[0]
-    if path == "/robots.txt":
-        return _robots_txt(host, layout)
-    body = _sitemap_body(host, layout, path)
-    if body is None:
-        return Response("no such sitemap", status_code=404)
-    if path.endswith(".gz"):
-        return Response(gzip.compress(body.encode(), mtime=0), media_type="application/x-gzip")
-    return Response(body, media_type="application/xml")
+@dataclass(frozen=True)
+class PageUrl:
+    loc: str
+    lastmod: str | None
 
 
-def _robots_txt(host: str, layout: str) -> Response:
-    if layout in ("norobots", "nositemap"):
-        return Response("no such page", status_code=404)
-    rules = "User-agent: *\nDisallow: /admin/\n"
-    if layout == "flat":
-        return PlainTextResponse(rules)
-    listed = {"malformed": "/sitemap.xml", "huge": "/sitemap.xml", "deep": "/sitemap-deep-1.xml"}
-    return PlainTextResponse(f"{rules}\nSitemap: http://{host}{listed.get(layout, '/sitemap_index.xml')}\n")
+@dataclass(frozen=True)
+class Sitemap:
+    """One sitemap document: an index of other sitemaps (no URLs of its own) or a set of URLs."""
+
+    url: str
+    kind: Literal["index", "urlset"]
+    parent_url: str | None
+    urls: tuple[PageUrl, ...] = ()
 
 
-def _sitemap_body(host: str, layout: str, path: str) -> str | None:
-    if layout == "nositemap":
-        return None
-    if layout == "deep":
-        level = _DEEP_PATH.fullmatch(path)
-        return _sitemap_xml(host, "sitemapindex", [(f"/sitemap-deep-{int(level[1]) + 1}.xml", None)]) if level else None
-    if layout in _SINGLE_URLSETS:
-        return _SINGLE_URLSETS[layout](host) if path == "/sitemap.xml" else None
-    if path not in _DEFAULT_TREE:
-        return None
-    kind, entries = _DEFAULT_TREE[path]
-    return _sitemap_xml(host, kind, entries)
+async def crawl_domain(domain: str) -> list[Sitemap]:
+    """Every sitemap document of `domain`, each parent before its children."""
+    crawl = _Crawl()
+    for url in await _sitemaps_in_robots_txt(domain) or [f"http://{domain}/sitemap.xml"]:
+        await crawl.visit(url, parent_url=None, depth=0)
+    return crawl.sitemaps
 
 
-def _flat_urlset(host: str) -> str:
-    urls = (
-        f"<url><loc>http://{host}/</loc></url>"
-        f"<url><loc>http://{host}/pricing</loc><lastmod>2024-02-29</lastmod></url>"
-        f"<url><loc>http://{host}/blog</loc><lastmod>sometime in the spring of 2024, we think</lastmod></url>"
-        f"<url><loc>http://{host}/pricing</loc></url>"
-    )
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset>{urls}</urlset>\n'
+@dataclass
+class _Crawl:
+    sitemaps: list[Sitemap] = field(default_factory=list)
+    visited: set[str] = field(default_factory=set)
+    url_total: int = 0
+
+    async def visit(self, url: str, *, parent_url: str | None, depth: int) -> None:
+        if url in self.visited:
+            return
+        if depth > MAX_INDEX_DEPTH:
+            raise CrawlError(f"{url}: sitemap indexes nested more than {MAX_INDEX_DEPTH} levels deep")
+        self.visited.add(url)
+        root = _parse_xml(url, await _fetch_document(url))
+        kind = _local_name(root.tag)
+        if kind == "sitemapindex":
+            self.sitemaps.append(Sitemap(url=url, kind="index", parent_url=parent_url))
+            for entry in _entries(root, "sitemap"):
+                if entry.get("loc"):
+                    await self.visit(entry["loc"], parent_url=url, depth=depth + 1)
+        elif kind == "urlset":
+            urls = _page_urls(root)
+            self.url_total += len(urls)
+            if self.url_total > MAX_URLS_PER_DOMAIN:
+                raise CrawlError(f"more than {MAX_URLS_PER_DOMAIN} URLs (the cap per domain) at {url}")
+            self.sitemaps.append(Sitemap(url=url, kind="urlset", parent_url=parent_url, urls=urls))
+        else:
+            raise CrawlError(f"{url}: not a sitemap (root element <{kind}>)")
 
 
-def _norobots_urlset(host: str) -> str:
-    return _sitemap_xml(host, "urlset", [("/", "2024-01-15"), ("/faq", "2024-01-16")])
+async def _sitemaps_in_robots_txt(domain: str) -> list[str]:
+    url = f"http://{domain}/robots.txt"
+    response = await _get(url)
+    if response.status_code >= 500:
+        raise CrawlError(f"{url}: HTTP {response.status_code}")
+    if not response.is_success:
+        return []  # no robots.txt: the site has not said where its sitemaps are
+    listed = []
+    for line in response.text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "sitemap" and value.strip():
+            listed.append(value.strip())
+    return listed
 
 
-def _malformed_urlset(host: str) -> str:
-    return f'<?xml version="1.0"?>\n<urlset xmlns="{SITEMAP_NAMESPACE}">\n<url><loc>http://{host}/</loc></url>\n<url><loc>http://'
+async def _fetch_document(url: str) -> bytes:
+    response = await _get(url)
+    if not response.is_success:
+        raise CrawlError(f"{url}: HTTP {response.status_code}")
+    # By the bytes, not the name or content type: servers label .xml.gz in many ways.
+    return _gunzip(url, response.content) if response.content.startswith(_GZIP_MAGIC) else response.content
 
 
-def _huge_urlset(host: str) -> str:
-    return _sitemap_xml(host, "urlset", [(f"/items/{n}", None) for n in range(1, HUGE_URLSET_SIZE + 1)])
+async def _get(url: str) -> httpx.Response:
+    try:
+        return await get_http_client().get(url)
+    except httpx.TimeoutException as exc:
+        raise CrawlError(f"{url}: timed out ({exc})") from exc
+    except httpx.HTTPError as exc:
+        raise CrawlError(f"{url}: request failed: {type(exc).__name__}: {exc}") from exc
 
 
-_SINGLE_URLSETS = {"flat": _flat_urlset, "norobots": _norobots_urlset, "malformed": _malformed_urlset, "huge": _huge_urlset}
-_DEEP_PATH = re.compile(r"/sitemap-deep-(\d+)\.xml")
+def _gunzip(url: str, compressed: bytes) -> bytes:
+    decompressor = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+    try:
+        # Bounded: a small gzip file can expand to gigabytes.
+        document = decompressor.decompress(compressed, MAX_DOCUMENT_BYTES)
+    except zlib.error as exc:
+        raise CrawlError(f"{url}: broken gzip data ({exc})") from exc
+    if decompressor.unconsumed_tail:
+        raise CrawlError(f"{url}: more than {MAX_DOCUMENT_BYTES} bytes once uncompressed")
+    return document
 
 
-def _sitemap_xml(host: str, kind: str, entries: list[tuple[str, str | None]]) -> str:
-    entry_tag = "sitemap" if kind == "sitemapindex" else "url"
-    lines = [
-        f"<{entry_tag}><loc>http://{host}{path}</loc>" + (f"<lastmod>{lastmod}</lastmod>" if lastmod else "") + f"</{entry_tag}>"
-        for path, lastmod in entries
-    ]
-    body = "\n".join(lines)
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<{kind} xmlns="{SITEMAP_NAMESPACE}">\n{body}\n</{kind}>\n'
+def _parse_xml(url: str, document: bytes) -> ET.Element:
+    try:
+        return ET.fromstring(document)
+    except ET.ParseError as exc:
+        raise CrawlError(f"{url}: malformed XML ({exc})") from exc
 
+
+def _local_name(tag: str) -> str:
+    """`{http://www.sitemaps.org/schemas/sitemap/0.9}urlset` -> `urlset`; a tag without a namespace stays as it is."""
+    return tag.rpartition("}")[2]
+
+
+def _entries(root: ET.Element, name: str) -> Iterator[dict[str, str]]:
+    """The `<sitemap>` or `<url>` children of `root`, each as {field: text}."""
+    for entry in root:
+        if _local_name(entry.tag) == name:
+            yield {_local_name(child.tag): (child.text or "").strip() for child in entry}
+
+
+def _page_urls(root: ET.Element) -> tuple[PageUrl, ...]:
+    urls: dict[str, PageUrl] = {}
+    for entry in _entries(root, "url"):
+        loc, lastmod = entry.get("loc"), entry.get("lastmod")
+        if loc and loc not in urls:
+            # A longer value is no W3C datetime; it is dropped rather than cut.
+            urls[loc] = PageUrl(loc=loc, lastmod=lastmod if lastmod and len(lastmod) <= _LASTMOD_MAX_LENGTH else None)
+    return tuple(urls.values())

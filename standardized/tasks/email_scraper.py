@@ -15,8 +15,8 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.crawl import PageScan, crawl_site
-from playbook.models import Contact, Job
+from playbook.app.models import Contact, Job
+from playbook.upstream.emails import PageScan, crawl_site
 from standardized.db import get_background_session
 from standardized.jobs import finish_job, record_item, run_job, start_job
 
@@ -50,7 +50,9 @@ async def _record_page(*, job_id: uuid.UUID, domain: str, page: PageScan) -> Non
 
 
 async def _store_contacts(*, session: AsyncSession, job_id: uuid.UUID, domain: str, page: PageScan) -> None:
-    rows = [{"job_id": job_id, "domain": domain, "email": email, "source_url": page.url} for email in sorted(page.emails)]
+    rows = [
+        {"job_id": job_id, "domain": domain, "email": email, "source_url": page.url} for email in sorted(page.emails)
+    ]
     # Upsert on (domain, email): an address already stored keeps its first source, nothing is stored twice (R7).
     await session.execute(insert(Contact).values(rows).on_conflict_do_nothing(index_elements=["domain", "email"]))
 
@@ -58,4 +60,6 @@ async def _store_contacts(*, session: AsyncSession, job_id: uuid.UUID, domain: s
 async def _count_crawled_page(*, session: AsyncSession, job_id: uuid.UUID) -> None:
     # The pages are discovered while crawling: the total is the pages counted so far,
     # derived in SQL from the counts `record_item` just wrote, so a re-run recounts from zero (R7, R9).
-    await session.execute(update(Job).where(Job.id == job_id).values(total_items=Job.completed_count + Job.failed_count))
+    await session.execute(
+        update(Job).where(Job.id == job_id).values(total_items=Job.completed_count + Job.failed_count)
+    )

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, update
 
-from playbook.models import Job, JobStatus
+from playbook.app.models import Job, JobStatus
 from standardized.db import get_background_session
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from legacy.jobs import finish_job, record_item, start_job
-from playbook.models import BatchItem, Job
-from playbook.sites import SiteError, fetch_site
+from playbook.app.models import BatchItem, Job
+from playbook.upstream.sites import SiteError, fetch_site
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,11 @@ async def process_batch_with_own_session(batch: Job, items: list[str], session: 
     for item in items:
         try:
             site = await fetch_site(item)
-            session.add(BatchItem(job_id=batch.id, domain=item, status="completed", http_status=site.http_status, title=site.title))
+            session.add(
+                BatchItem(
+                    job_id=batch.id, domain=item, status="completed", http_status=site.http_status, title=site.title
+                )
+            )
             record_item(batch, item, None)
         except SiteError as exc:
             session.add(BatchItem(job_id=batch.id, domain=item, status="failed", error=str(exc)))

@@ -19,9 +19,9 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.database import get_engine
-from playbook.models import Job, JobPlace, JobStatus, Place, utcnow
-from playbook.places import fetch_page
+from playbook.app.database import get_engine
+from playbook.app.models import Job, JobPlace, JobStatus, Place, utcnow
+from playbook.upstream.places import fetch_page
 
 logger = logging.getLogger(__name__)
 

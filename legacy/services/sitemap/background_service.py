@@ -25,9 +25,9 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from legacy.jobs import finish_job, record_item, start_job
-from playbook.database import get_engine
-from playbook.models import Job, SitemapFile, SitemapUrl
-from playbook.sitemap_crawl import CrawlError, Sitemap, crawl_domain
+from playbook.app.database import get_engine
+from playbook.app.models import Job, SitemapFile, SitemapUrl
+from playbook.upstream.sitemaps import CrawlError, Sitemap, crawl_domain
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,9 @@ async def process_batch_background(job_id: uuid.UUID, domains: list[str]) -> Non
         job = await session.get(Job, job_id)
         await start_job(job, session)
         # return_exceptions: every domain gets to finish before an error is reported.
-        outcomes = await asyncio.gather(*(_scan_domain(session, job, domain) for domain in domains), return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(_scan_domain(session, job, domain) for domain in domains), return_exceptions=True
+        )
         for outcome in outcomes:
             if isinstance(outcome, Exception):
                 raise outcome
@@ -88,5 +90,7 @@ async def _store_sitemaps(session: AsyncSession, job: Job, domain: str, sitemaps
         )
         session.add(sitemap_file)
         await session.flush()
-        session.add_all(SitemapUrl(sitemap_file_id=sitemap_file.id, loc=url.loc, lastmod=url.lastmod) for url in sitemap.urls)
+        session.add_all(
+            SitemapUrl(sitemap_file_id=sitemap_file.id, loc=url.loc, lastmod=url.lastmod) for url in sitemap.urls
+        )
         stored[sitemap.url] = sitemap_file

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.models import BatchItem
-from playbook.sites import SiteError, fetch_site
+from playbook.app.models import BatchItem
+from playbook.upstream.sites import SiteError, fetch_site
 from standardized.db import get_background_session
 from standardized.jobs import finish_job, record_items, run_job, run_workers, start_job
 
@@ -32,9 +32,13 @@ async def process_batch_with_own_session(batch_id: uuid.UUID, items: list[str]) 
     await run_job(job_id=batch_id, work=_process_items(batch_id=batch_id, items=items, workers=1, flush_every=1))
 
 
-async def process_batch_concurrently(batch_id: uuid.UUID, items: list[str], *, workers: int = 10, flush_every: int = 25) -> None:
+async def process_batch_concurrently(
+    batch_id: uuid.UUID, items: list[str], *, workers: int = 10, flush_every: int = 25
+) -> None:
     """Background entry point: `workers` items in flight at once; each worker writes every `flush_every` items."""
-    await run_job(job_id=batch_id, work=_process_items(batch_id=batch_id, items=items, workers=workers, flush_every=flush_every))
+    await run_job(
+        job_id=batch_id, work=_process_items(batch_id=batch_id, items=items, workers=workers, flush_every=flush_every)
+    )
 
 
 async def _process_items(*, batch_id: uuid.UUID, items: list[str], workers: int, flush_every: int) -> None:

@@ -24,8 +24,8 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.models import Job, JobPlace, Place
-from playbook.places import FoundPlace, PlacesError, fetch_page
+from playbook.app.models import Job, JobPlace, Place
+from playbook.upstream.places import FoundPlace, PlacesError, fetch_page
 from standardized.db import get_background_session
 from standardized.jobs import finish_job, record_item, run_job, start_job
 

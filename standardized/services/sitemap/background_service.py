@@ -9,7 +9,7 @@ domains shared out to a fixed number of workers, each opening its own sessions (
 re-run that replaces what an earlier attempt stored (R7); a job that always ends terminal
 with its error recorded (R5, R6).
 Does not guarantee: that a crawl is fast or polite; domains are crawled `WORKERS` at a
-time with no per-host rate limit. What a domain fails on, and the caps, are in `playbook.sitemap_crawl`.
+time with no per-host rate limit. What a domain fails on, and the caps, are in `playbook.upstream.sitemaps`.
 """
 
 import logging
@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.models import SitemapFile, SitemapUrl
-from playbook.sitemap_crawl import CrawlError, Sitemap, crawl_domain
+from playbook.app.models import SitemapFile, SitemapUrl
+from playbook.upstream.sitemaps import CrawlError, Sitemap, crawl_domain
 from standardized.db import get_background_session
 from standardized.jobs import finish_job, record_item, run_job, run_workers, start_job
 
@@ -111,5 +111,8 @@ async def _store_sitemaps(*, session: AsyncSession, job_id: uuid.UUID, domain: s
             # One executemany for all of the document's URLs, no ORM objects to track.
             await session.execute(
                 insert(SitemapUrl),
-                [{"sitemap_file_id": file_ids[sitemap.url], "loc": url.loc, "lastmod": url.lastmod} for url in sitemap.urls],
+                [
+                    {"sitemap_file_id": file_ids[sitemap.url], "loc": url.loc, "lastmod": url.lastmod}
+                    for url in sitemap.urls
+                ],
             )

@@ -1,0 +1,273 @@
+"""Names across modules: what a name in a scanned file refers to, following imports.
+
+Scanned files are analysed. Modules they import from the same source tree (found beside
+the scanned packages) are read on demand for their declarations only: models, session
+factories, dependency aliases. Names from installed libraries stay external references
+such as `asyncio.create_task`, which is all the checks need to know about them.
+"""
+
+import ast
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from background_task_audit.sources import SourceModule, parse_file
+from background_task_audit.syntax import all_nodes, module_level_statements
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    module: SourceModule
+    node: FunctionNode
+    owner: ast.ClassDef | None = None
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.owner.name}.{self.node.name}" if self.owner else self.node.name
+
+    @property
+    def is_async(self) -> bool:
+        return isinstance(self.node, ast.AsyncFunctionDef)
+
+    def parameter_names(self) -> list[str]:
+        arguments = self.node.args
+        return [argument.arg for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]]
+
+    def positional_parameters(self, *, bound: bool) -> list[str]:
+        """Parameters filled by position; without `self` when called on an instance."""
+        names = [argument.arg for argument in [*self.node.args.posonlyargs, *self.node.args.args]]
+        return names[1:] if bound and self.owner is not None and names else names
+
+    def annotations(self) -> dict[str, ast.expr | None]:
+        arguments = self.node.args
+        every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        return {argument.arg: argument.annotation for argument in every}
+
+    def defaults(self) -> dict[str, ast.expr]:
+        arguments = self.node.args
+        positional = [*arguments.posonlyargs, *arguments.args]
+        paired = dict(zip([a.arg for a in positional[len(positional) - len(arguments.defaults) :]], arguments.defaults))
+        paired.update({a.arg: d for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults) if d is not None})
+        return paired
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    module: SourceModule
+    node: ast.ClassDef
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    module: SourceModule
+
+
+@dataclass(frozen=True)
+class AssignmentRef:
+    """A module-level `name = value`."""
+
+    module: SourceModule
+    name: str
+    value: ast.expr
+
+
+@dataclass(frozen=True)
+class ExternalRef:
+    """A name from outside the source tree, by its dotted import path."""
+
+    qualified_name: str
+
+    def is_one_of(self, names: Iterable[str]) -> bool:
+        """Match by full dotted name or by its last part (`AsyncSession` matches any module's)."""
+        last = self.qualified_name.rpartition(".")[2]
+        return any(name == self.qualified_name or name == last for name in names)
+
+
+Symbol = FunctionRef | ClassRef | ModuleRef | AssignmentRef | ExternalRef
+
+
+@dataclass
+class _SymbolTable:
+    definitions: dict[str, Symbol] = field(default_factory=dict)
+    imports: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+
+def functions_in(module: SourceModule) -> Iterator[FunctionRef]:
+    """Every function and method of `module`, nested ones included, with its class."""
+
+    def visit(statements: list[ast.stmt], owner: ast.ClassDef | None) -> Iterator[FunctionRef]:
+        for statement in statements:
+            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+                yield FunctionRef(module=module, node=statement, owner=owner)
+                yield from visit(statement.body, None)
+            elif isinstance(statement, ast.ClassDef):
+                yield from visit(statement.body, statement)
+            else:
+                for block in _statement_blocks(statement):
+                    yield from visit(block, owner)
+
+    yield from visit(module.tree.body, None)
+
+
+def _statement_blocks(statement: ast.stmt) -> Iterator[list[ast.stmt]]:
+    """The statement lists inside a compound statement (definitions only appear there)."""
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(statement, name, None)
+        if isinstance(block, list):
+            yield block
+    for part in [*getattr(statement, "handlers", []), *getattr(statement, "cases", [])]:
+        yield part.body
+
+
+class Project:
+    """The scanned modules and the declarations they can reach by import."""
+
+    def __init__(self, modules: list[SourceModule], *, base: Path) -> None:
+        self.modules = modules
+        self._base = base
+        self._by_name = {module.name: module for module in reversed(modules)}
+        self._scanned = {id(module) for module in modules}
+        self._roots = list(dict.fromkeys(module.import_root for module in modules))
+        self._context: dict[str, SourceModule | None] = {}
+        self._tables: dict[int, _SymbolTable] = {}
+        self._functions: dict[int, list[FunctionRef]] = {}
+        self._methods: dict[str, list[FunctionRef]] | None = None
+
+    def is_scanned(self, module: SourceModule) -> bool:
+        return id(module) in self._scanned
+
+    def module(self, name: str) -> SourceModule | None:
+        """A scanned module, or one importable beside the scanned packages (read lazily)."""
+        if name in self._by_name:
+            return self._by_name[name]
+        if name not in self._context:
+            self._context[name] = self._load_context_module(name)
+        return self._context[name]
+
+    def _load_context_module(self, name: str) -> SourceModule | None:
+        relative = Path(*name.split("."))
+        for root in self._roots:
+            for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
+                if candidate.is_file():
+                    parsed = parse_file(candidate, base=self._base)
+                    return parsed if isinstance(parsed, SourceModule) else None
+        return None
+
+    def resolve(self, expr: ast.expr, *, module: SourceModule) -> Symbol | None:
+        if isinstance(expr, ast.Name):
+            return self.resolve_name(expr.id, module=module)
+        if not isinstance(expr, ast.Attribute):
+            return None
+        base = self.resolve(expr.value, module=module)
+        if isinstance(base, ModuleRef):
+            found = self.resolve_name(expr.attr, module=base.module)
+            submodule = None if found else self.module(f"{base.module.name}.{expr.attr}")
+            return found or (ModuleRef(submodule) if submodule else None)
+        if isinstance(base, ExternalRef):
+            return ExternalRef(f"{base.qualified_name}.{expr.attr}")
+        if isinstance(base, ClassRef):
+            return self.method(base, expr.attr)
+        return None
+
+    def resolve_name(self, name: str, *, module: SourceModule, seen: frozenset = frozenset()) -> Symbol | None:
+        key = (module.name, name)
+        if key in seen:
+            return None
+        table = self._table(module)
+        if name in table.definitions:
+            return table.definitions[name]
+        if name not in table.imports:
+            return None
+        target, attribute = table.imports[name]
+        target_module = self.module(target)
+        if attribute is None:
+            return ModuleRef(target_module) if target_module else ExternalRef(target)
+        if target_module is not None:
+            found = self.resolve_name(attribute, module=target_module, seen=seen | {key})
+            if found is not None:
+                return found
+        submodule = self.module(f"{target}.{attribute}")
+        if submodule is not None:
+            return ModuleRef(submodule)
+        return None if target_module is not None else ExternalRef(f"{target}.{attribute}")
+
+    def method(self, cls: ClassRef, name: str, *, depth: int = 0) -> FunctionRef | None:
+        """Method `name` of `cls` or of a base class in the tree."""
+        for statement in cls.node.body:
+            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef) and statement.name == name:
+                return FunctionRef(module=cls.module, node=statement, owner=cls.node)
+        for base in self.base_classes(cls) if depth < 5 else []:
+            found = self.method(base, name, depth=depth + 1)
+            if found:
+                return found
+        return None
+
+    def base_classes(self, cls: ClassRef) -> list[ClassRef]:
+        bases = (self.resolve(base, module=cls.module) for base in cls.node.bases)
+        return [base for base in bases if isinstance(base, ClassRef) and base.node is not cls.node]
+
+    def functions(self, module: SourceModule) -> list[FunctionRef]:
+        """Every function and method of `module`, nested ones included."""
+        if id(module) not in self._functions:
+            self._functions[id(module)] = list(functions_in(module))
+        return self._functions[id(module)]
+
+    def methods_named(self, name: str) -> list[FunctionRef]:
+        """Methods called `name` in any scanned class, for receivers whose type is unknown."""
+        if self._methods is None:
+            self._methods = defaultdict(list)
+            for module in self.modules:
+                for function in self.functions(module):
+                    if function.owner is not None:
+                        self._methods[function.node.name].append(function)
+        return self._methods.get(name, [])
+
+    def _table(self, module: SourceModule) -> _SymbolTable:
+        if id(module) not in self._tables:
+            self._tables[id(module)] = _build_table(module)
+        return self._tables[id(module)]
+
+
+def _build_table(module: SourceModule) -> _SymbolTable:
+    table = _SymbolTable()
+    # Imports anywhere (functions import lazily too); module-level ones win below.
+    for node in all_nodes(module.tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            table.imports.update(_import_bindings(node, module=module))
+    for statement in module_level_statements(module.tree.body):
+        if isinstance(statement, ast.Import | ast.ImportFrom):
+            table.imports.update(_import_bindings(statement, module=module))
+        elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+            table.definitions[statement.name] = FunctionRef(module=module, node=statement)
+        elif isinstance(statement, ast.ClassDef):
+            table.definitions[statement.name] = ClassRef(module=module, node=statement)
+        elif isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    table.definitions[target.id] = AssignmentRef(module=module, name=target.id, value=statement.value)
+    return table
+
+
+def _import_bindings(node: ast.Import | ast.ImportFrom, *, module: SourceModule) -> dict[str, tuple[str, str | None]]:
+    if isinstance(node, ast.Import):
+        return {
+            alias.asname or alias.name.partition(".")[0]: (
+                alias.name if alias.asname else alias.name.partition(".")[0],
+                None,
+            )
+            for alias in node.names
+        }
+    source = _absolute_module(node, module=module)
+    return {alias.asname or alias.name: (source, alias.name) for alias in node.names if alias.name != "*"}
+
+
+def _absolute_module(node: ast.ImportFrom, *, module: SourceModule) -> str:
+    if node.level == 0:
+        return node.module or ""
+    package = module.package.split(".") if module.package else []
+    base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+    return ".".join([*base, *([node.module] if node.module else [])])

@@ -1,0 +1,98 @@
+"""Engines, databases and the pool figures the harness reports.
+
+The engine of a running app is created in its lifespan (or a worker's startup) and
+bound here, so background code on the same event loop can reach it without a session
+being handed over. It is disposed and unbound at shutdown (rule R8). This module does not
+create sessions: how a session is configured is the lesson of each variant.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from playbook.app.models import Base
+from playbook.app.settings import Settings
+
+
+async def create_schema(url: URL) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class PoolStats:
+    """Connections checked out of one engine's pool: now and the peak since the last reset."""
+
+    checked_out: int = 0
+    peak: int = 0
+
+    def reset_peak(self) -> None:
+        self.peak = self.checked_out
+
+    def attach(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine, "checkout", self._on_checkout)
+        event.listen(engine.sync_engine, "checkin", self._on_checkin)
+
+    def _on_checkout(self, *_args) -> None:
+        self.checked_out += 1
+        self.peak = max(self.peak, self.checked_out)
+
+    def _on_checkin(self, *_args) -> None:
+        self.checked_out -= 1
+
+
+_bound_engine: AsyncEngine | None = None
+_bound_pool_stats = PoolStats()
+_background_slots: asyncio.Semaphore | None = None
+
+
+def get_engine() -> AsyncEngine:
+    """The engine of the app or worker running in this process; fails outside one."""
+    if _bound_engine is None:
+        raise RuntimeError("no engine is bound: run inside the app lifespan or a worker (bound_engine)")
+    return _bound_engine
+
+
+def get_pool_stats() -> PoolStats:
+    """Checkout figures of the bound engine's pool."""
+    return _bound_pool_stats
+
+
+def get_background_slots() -> asyncio.Semaphore:
+    """How many connections background sessions may hold at once: the pool less those reserved for requests."""
+    if _background_slots is None:
+        raise RuntimeError("no engine is bound: run inside the app lifespan or a worker (bound_engine)")
+    return _background_slots
+
+
+@asynccontextmanager
+async def bound_engine(url: URL, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """Create the engine on the running loop, bind it for background code, dispose it at exit."""
+    global _bound_engine, _bound_pool_stats, _background_slots
+    if _bound_engine is not None:
+        raise RuntimeError("an engine is already bound in this process")
+    engine = create_async_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+    )
+    _bound_pool_stats = PoolStats()
+    _bound_pool_stats.attach(engine)
+    pool_capacity = settings.pool_size + settings.max_overflow
+    _background_slots = asyncio.Semaphore(max(1, pool_capacity - settings.reserved_for_requests))
+    _bound_engine = engine
+    try:
+        yield engine
+    finally:
+        _bound_engine = _background_slots = None
+        await engine.dispose()

@@ -1,0 +1,113 @@
+"""Serving an app the way production does, inside the current event loop.
+
+Real uvicorn on 127.0.0.1 and real HTTP: a background task's exception is not re-raised
+into the client (as `TestClient` and `httpx.ASGITransport` do) but logged by uvicorn
+as "Exception in ASGI application", which is where production sees it. `EscapedExceptions`
+collects those, and `InFlight` tells when every request, background tasks included, is done.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from playbook.helpers import loopback_socket
+
+
+class InFlight:
+    """ASGI wrapper that counts HTTP calls still running; Starlette runs a response's
+    background tasks inside the call, so zero means all tasks have ended."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        self._running += 1
+        self._idle.clear()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._running -= 1
+            if self._running == 0:
+                self._idle.set()
+
+    @property
+    def idle(self) -> bool:
+        return self._running == 0
+
+    async def wait_idle(self, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            await self._idle.wait()
+
+
+class EscapedExceptions(logging.Handler):
+    """Collects the exceptions logged with a traceback at ERROR level on the logger it is
+    attached to; on uvicorn's, the ones nothing in the app handled."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.exceptions: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.exceptions.append(record.exc_info[1])
+
+
+@dataclass
+class RunningApp:
+    base_url: str
+    client: httpx.AsyncClient
+    in_flight: InFlight
+    escaped: EscapedExceptions = field(repr=False)
+
+    @property
+    def escaped_exceptions(self) -> list[BaseException]:
+        return self.escaped.exceptions
+
+    @property
+    def idle(self) -> bool:
+        """No request or background task is running (the caller's own finished requests aside)."""
+        return self.in_flight.idle
+
+    async def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait until every request and background task has finished."""
+        await self.in_flight.wait_idle(timeout)
+
+
+@asynccontextmanager
+async def serve_in_process(app: ASGIApp) -> AsyncIterator[RunningApp]:
+    """Run `app` under uvicorn on a free 127.0.0.1 port for the duration of the block."""
+    sock = loopback_socket()
+    host, port = sock.getsockname()
+    in_flight = InFlight(app)
+    server = uvicorn.Server(uvicorn.Config(in_flight, log_config=None, lifespan="on", access_log=False))
+    escaped = EscapedExceptions()
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(escaped)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()
+                raise RuntimeError("the app did not start: its lifespan failed (see the log above)")
+            await asyncio.sleep(0.01)
+        # No keep-alive: each request is a client of its own, not queued behind a connection
+        # still busy with the previous response's background tasks.
+        no_keepalive = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=30, limits=no_keepalive) as client:
+            yield RunningApp(base_url=f"http://{host}:{port}", client=client, in_flight=in_flight, escaped=escaped)
+    finally:
+        server.should_exit = True
+        await serving
+        uvicorn_log.removeHandler(escaped)
+        sock.close()
