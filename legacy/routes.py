@@ -17,6 +17,7 @@ from legacy.services.sitemap.background_service import (
     process_domain_background,
 )
 from legacy.tasks.email_scraper import scrape_emails_task
+from playbook.app.models import JobKind
 from playbook.app.schemas import (
     BatchRequest,
     EmailScanRequest,
@@ -32,14 +33,14 @@ ACCEPTED = {"status_code": 202, "response_model": JobOut}
 
 @router.post("/batches", **ACCEPTED)
 async def create_batch(body: BatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
-    batch, accepted = await create_job(session, "batch", total_items=len(body.items), params={})
+    batch, accepted = await create_job(session, JobKind.batch, total_items=len(body.items), params={})
     background_tasks.add_task(process_batch_with_own_session, batch, body.items, session)
     return accepted
 
 
 @router.post("/sitemap/scan", **ACCEPTED)
 async def scan_sitemap(body: SitemapScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
-    _, accepted = await create_job(session, "sitemap_scan", total_items=1, params={"domain": body.domain})
+    _, accepted = await create_job(session, JobKind.sitemap_scan, total_items=1, params={"domain": body.domain})
     background_tasks.add_task(process_domain_background, accepted.id, body.domain)
     return accepted
 
@@ -47,7 +48,7 @@ async def scan_sitemap(body: SitemapScanRequest, background_tasks: BackgroundTas
 @router.post("/sitemap/batch", **ACCEPTED)
 async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
     _, accepted = await create_job(
-        session, "sitemap_batch", total_items=len(body.domains), params={"domains": body.domains}
+        session, JobKind.sitemap_batch, total_items=len(body.domains), params={"domains": body.domains}
     )
     background_tasks.add_task(process_batch_background, accepted.id, body.domains)
     return accepted
@@ -55,13 +56,13 @@ async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundT
 
 @router.post("/places/search", **ACCEPTED)
 async def search_places(body: PlacesSearchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
-    _, accepted = await create_job(session, "places_search", total_items=0, params=body.model_dump())
+    _, accepted = await create_job(session, JobKind.places_search, total_items=0, params=body.model_dump())
     background_tasks.add_task(process_places_search_background, accepted.id, body.query, body.location)
     return accepted
 
 
 @router.post("/email-scraper/scan", **ACCEPTED)
 async def scan_emails(body: EmailScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
-    _, accepted = await create_job(session, "email_scan", total_items=0, params={"domain": body.domain})
+    _, accepted = await create_job(session, JobKind.email_scan, total_items=0, params={"domain": body.domain})
     background_tasks.add_task(scrape_emails_task, accepted.id, body.domain, session)
     return accepted

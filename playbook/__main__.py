@@ -1,66 +1,85 @@
-"""Command line behind the Makefile: `python -m playbook {compare,serve,simulator,db-stop,audit}`."""
+"""Command line behind the Makefile: `python -m playbook {compare,serve,simulator,db-stop,audit}`.
+
+Each subcommand is registered with its handler in one place, so a subcommand cannot exist
+without the code that runs it.
+"""
 
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 
 from background_task_audit.cli import add_arguments as add_audit_arguments
 from background_task_audit.cli import run as run_audit
 from playbook.app.settings import VARIANTS, get_settings
 
+Handler = Callable[[argparse.Namespace], int]
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m playbook", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("compare", help="run every scenario on both variants and print the table")
-    serve = commands.add_parser("serve", help="serve one variant under uvicorn on 127.0.0.1")
-    serve.add_argument("--variant", choices=VARIANTS, default="standardized")
-    serve.add_argument("--port", type=int, default=8000)
-    simulator = commands.add_parser("simulator", help="serve the upstream simulator on 127.0.0.1 (load tests)")
-    simulator.add_argument("--port", type=int, default=8100)
-    commands.add_parser("db-stop", help="stop an embedded PostgreSQL left running")
-    add_audit_arguments(commands.add_parser("audit", help="scan Python code for background-task anti-patterns"))
-    args = parser.parse_args(argv)
-    if args.command == "audit":
-        return run_audit(args)
+
+def run_compare(_args: argparse.Namespace) -> int:
+    from playbook.harness.compare import compare
+
+    return asyncio.run(compare(get_settings()))
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from playbook.app.factory import create_app
+    from playbook.harness.databases import prepare_database
+
     settings = get_settings()
+    url = asyncio.run(prepare_database(settings, settings.database_name, replace=False))
+    print(f"serving {args.variant} on http://127.0.0.1:{args.port} (docs at /docs)", file=sys.stderr)
+    uvicorn.run(create_app(args.variant, database_url=url, settings=settings), host="127.0.0.1", port=args.port)
+    return 0
 
-    if args.command == "compare":
-        from playbook.harness.compare import compare
 
-        return asyncio.run(compare(settings))
-    if args.command == "serve":
-        import uvicorn
+def run_simulator(args: argparse.Namespace) -> int:
+    import uvicorn
 
-        from playbook.app.factory import create_app
-        from playbook.harness.databases import prepare_database
+    from playbook.harness.simulator.app import UpstreamSimulator
 
-        url = asyncio.run(prepare_database(settings, settings.database_name, replace=False))
-        print(f"serving {args.variant} on http://127.0.0.1:{args.port} (docs at /docs)", file=sys.stderr)
-        uvicorn.run(create_app(args.variant, database_url=url, settings=settings), host="127.0.0.1", port=args.port)
-        return 0
-    if args.command == "simulator":
-        import uvicorn
+    latency_ms = get_settings().upstream_latency_ms
+    print(f"upstream simulator on http://127.0.0.1:{args.port}, {latency_ms} ms latency", file=sys.stderr)
+    # No access log: under load the simulator answers far more requests than anyone reads.
+    uvicorn.run(UpstreamSimulator(latency_ms=latency_ms), host="127.0.0.1", port=args.port, access_log=False)
+    return 0
 
-        from playbook.harness.simulator.app import UpstreamSimulator
 
-        print(
-            f"upstream simulator on http://127.0.0.1:{args.port}, {settings.upstream_latency_ms} ms latency",
-            file=sys.stderr,
-        )
-        # No access log: under load the simulator answers far more requests than anyone reads.
-        uvicorn.run(
-            UpstreamSimulator(latency_ms=settings.upstream_latency_ms),
-            host="127.0.0.1",
-            port=args.port,
-            access_log=False,
-        )
-        return 0
+def run_db_stop(_args: argparse.Namespace) -> int:
     from playbook.harness.embedded import stop_embedded_server
 
-    stopped = stop_embedded_server(settings.pgdata)
-    print(f"embedded PostgreSQL in {settings.pgdata}: {'stopped' if stopped else 'not running'}")
+    pgdata = get_settings().pgdata
+    stopped = stop_embedded_server(pgdata)
+    print(f"embedded PostgreSQL in {pgdata}: {'stopped' if stopped else 'not running'}")
     return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m playbook", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        subparser = commands.add_parser(name, help=help_text)
+        subparser.set_defaults(handler=handler)
+        return subparser
+
+    command("compare", run_compare, "run every scenario on both variants and print the table")
+    serve_parser = command("serve", run_serve, "serve one variant under uvicorn on 127.0.0.1")
+    serve_parser.add_argument("--variant", choices=VARIANTS, default="standardized")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    simulator_parser = command("simulator", run_simulator, "serve the upstream simulator on 127.0.0.1 (load tests)")
+    simulator_parser.add_argument("--port", type=int, default=8100)
+    command("db-stop", run_db_stop, "stop an embedded PostgreSQL left running")
+    add_audit_arguments(command("audit", run_audit, "scan Python code for background-task anti-patterns"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from playbook.app.database import get_background_slots, get_engine
+from playbook.app.database import background_slot, get_engine
 
 
 async def get_session() -> AsyncIterator[AsyncSession]:
@@ -32,7 +32,7 @@ async def get_background_session() -> AsyncIterator[AsyncSession]:
     # Background work queues for a slot rather than for the pool, so requests always find a connection.
     # close_resets_only=False: a session used after close fails loudly instead of reconnecting (F8).
     async with (
-        get_background_slots(),
+        background_slot(),
         AsyncSession(get_engine(), expire_on_commit=False, close_resets_only=False) as session,
     ):
         try:

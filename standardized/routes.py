@@ -6,7 +6,7 @@ and plain data, never the session or an ORM object (R1).
 
 from fastapi import APIRouter, BackgroundTasks
 
-from playbook.app.models import Job
+from playbook.app.models import Job, JobKind
 from playbook.app.schemas import (
     BatchRequest,
     EmailScanRequest,
@@ -33,14 +33,14 @@ ACCEPTED = {"status_code": 202, "response_model": JobOut}
 
 @router.post("/batches", **ACCEPTED)
 async def create_batch(body: BatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
-    batch = await create_job(session=session, kind="batch", total_items=len(body.items), params={})
+    batch = await create_job(session=session, kind=JobKind.batch, total_items=len(body.items), params={})
     background_tasks.add_task(process_batch_with_own_session, batch.id, body.items)
     return batch
 
 
 @router.post("/sitemap/scan", **ACCEPTED)
 async def scan_sitemap(body: SitemapScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
-    job = await create_job(session=session, kind="sitemap_scan", total_items=1, params={"domain": body.domain})
+    job = await create_job(session=session, kind=JobKind.sitemap_scan, total_items=1, params={"domain": body.domain})
     background_tasks.add_task(process_domain_background, job.id, body.domain)
     return job
 
@@ -48,7 +48,7 @@ async def scan_sitemap(body: SitemapScanRequest, background_tasks: BackgroundTas
 @router.post("/sitemap/batch", **ACCEPTED)
 async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
     job = await create_job(
-        session=session, kind="sitemap_batch", total_items=len(body.domains), params={"domains": body.domains}
+        session=session, kind=JobKind.sitemap_batch, total_items=len(body.domains), params={"domains": body.domains}
     )
     background_tasks.add_task(process_batch_background, job.id, body.domains)
     return job
@@ -56,13 +56,13 @@ async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundT
 
 @router.post("/places/search", **ACCEPTED)
 async def search_places(body: PlacesSearchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
-    job = await create_job(session=session, kind="places_search", total_items=0, params=body.model_dump())
+    job = await create_job(session=session, kind=JobKind.places_search, total_items=0, params=body.model_dump())
     background_tasks.add_task(process_places_search_background, job.id, body.query, body.location)
     return job
 
 
 @router.post("/email-scraper/scan", **ACCEPTED)
 async def scan_emails(body: EmailScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
-    job = await create_job(session=session, kind="email_scan", total_items=0, params={"domain": body.domain})
+    job = await create_job(session=session, kind=JobKind.email_scan, total_items=0, params={"domain": body.domain})
     background_tasks.add_task(scrape_emails_task, job.id, body.domain)
     return job

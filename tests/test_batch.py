@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from playbook.app.database import get_engine, get_pool_stats
 from playbook.app.factory import create_app
 from playbook.app.models import BatchItem, Job
+from playbook.app.reads import UnknownJobKindError
 from playbook.app.schemas import MAX_BATCH_ITEMS
 from playbook.harness.server import serve_in_process
 from standardized.services.batch.batch_functions import (
@@ -151,6 +152,21 @@ async def test_unknown_job_id_is_404(app, suffix):
     assert response.json() == {"detail": f"job {job_id} not found"}
 
 
+async def test_results_of_a_job_of_unknown_kind_fail_loudly(app, read_engine):
+    # A row no reader knows (written by a newer version, or by hand) is an error, not an e-mail job.
+    async with AsyncSession(read_engine, expire_on_commit=False) as session:
+        job = Job(kind="archive", total_items=1)
+        session.add(job)
+        await session.commit()
+
+    response = await app.client.get(f"/api/v3/jobs/{job.id}/results")
+
+    assert response.status_code == 500
+    [escaped] = app.escaped_exceptions
+    assert type(escaped) is UnknownJobKindError
+    assert str(escaped) == f"job {job.id} has kind 'archive', which has no results reader"
+
+
 @pytest.mark.parametrize("suffix", ["", "/results"])
 async def test_malformed_job_id_is_422(app, suffix):
     response = await app.client.get(f"/api/v3/jobs/not-a-uuid{suffix}")
@@ -263,7 +279,8 @@ async def test_database_failure_mid_batch_ends_failed_with_the_error(app, read_e
 
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
 async def test_api_stays_responsive_while_a_batch_waits_on_slow_sites(variant, database_url, settings):
-    one_connection = settings.model_copy(update={"pool_size": 1, "pool_timeout": 0.5})
+    # Nothing reserved: the background session and the API's reads share the one connection.
+    one_connection = settings.model_copy(update={"pool_size": 1, "reserved_for_requests": 0, "pool_timeout": 0.5})
     async with serve_in_process(create_app(variant, database_url=database_url, settings=one_connection)) as app:
         accepted = await submit(app, BATCHES, {"items": [f"slow-{n}.test" for n in range(5)]})
         reads = []

@@ -9,6 +9,7 @@ create sessions: how a session is configured is the lesson of each variant.
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import event
@@ -67,11 +68,37 @@ def get_pool_stats() -> PoolStats:
     return _bound_pool_stats
 
 
-def get_background_slots() -> asyncio.Semaphore:
-    """How many connections background sessions may hold at once: the pool less those reserved for requests."""
+# Set while the current task (or a task it started) holds a background slot.
+_holding_background_slot: ContextVar[bool] = ContextVar("holding_background_slot", default=False)
+
+
+class NestedBackgroundSessionError(RuntimeError):
+    """A background session was opened while the same task already held one."""
+
+
+@asynccontextmanager
+async def background_slot() -> AsyncIterator[None]:
+    """Hold one of the pool connections background work may use, for one session's lifetime.
+
+    The slots are the pool's connections less `RESERVED_FOR_REQUESTS`, so requests always
+    find a connection. A slot is not reentrant: a task that opens a second background
+    session while holding one (directly, or by awaiting tasks it started inside the block)
+    would wait for a slot it may itself be keeping, and with every slot taken that wait never
+    ends. That is refused here, at once, instead of deadlocking later under load.
+    """
     if _background_slots is None:
         raise RuntimeError("no engine is bound: run inside the app lifespan or a worker (bound_engine)")
-    return _background_slots
+    if _holding_background_slot.get():
+        raise NestedBackgroundSessionError(
+            "a background session was opened inside another one: close the first before opening the next"
+            " (one session per operation, rule R1)"
+        )
+    async with _background_slots:
+        holding = _holding_background_slot.set(True)
+        try:
+            yield
+        finally:
+            _holding_background_slot.reset(holding)
 
 
 @asynccontextmanager
@@ -80,6 +107,7 @@ async def bound_engine(url: URL, settings: Settings) -> AsyncIterator[AsyncEngin
     global _bound_engine, _bound_pool_stats, _background_slots
     if _bound_engine is not None:
         raise RuntimeError("an engine is already bound in this process")
+    background_slots = asyncio.Semaphore(settings.background_connections)
     engine = create_async_engine(
         url,
         pool_size=settings.pool_size,
@@ -88,8 +116,7 @@ async def bound_engine(url: URL, settings: Settings) -> AsyncIterator[AsyncEngin
     )
     _bound_pool_stats = PoolStats()
     _bound_pool_stats.attach(engine)
-    pool_capacity = settings.pool_size + settings.max_overflow
-    _background_slots = asyncio.Semaphore(max(1, pool_capacity - settings.reserved_for_requests))
+    _background_slots = background_slots
     _bound_engine = engine
     try:
         yield engine

@@ -28,6 +28,16 @@ class JobStatus(StrEnum):
     failed = "failed"
 
 
+class JobKind(StrEnum):
+    """What a job does; `/results` reads each kind's own tables."""
+
+    batch = "batch"
+    sitemap_scan = "sitemap_scan"
+    sitemap_batch = "sitemap_batch"
+    places_search = "places_search"
+    email_scan = "email_scan"
+
+
 TERMINAL_STATUSES = frozenset({JobStatus.completed, JobStatus.partial, JobStatus.failed})
 
 

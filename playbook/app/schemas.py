@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from playbook.app.models import JobStatus
+from playbook.app.models import JobKind, JobStatus
 
 MAX_BATCH_ITEMS = 1000
 
@@ -93,7 +93,7 @@ class JobOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    kind: str
+    kind: JobKind
     status: JobStatus
     total_items: int
     completed_count: int
