@@ -151,6 +151,13 @@ def test_every_include_resolves(page: Path) -> None:
 
 
 @pytest.mark.parametrize("page", pages(), ids=_page_id)
+def test_every_snippet_marker_is_well_formed(page: Path) -> None:
+    # A marker the snippets extension does not recognise is shown as text, and the build passes.
+    markers = [line.strip() for line in page.read_text().splitlines() if line.strip().startswith("--8")]
+    assert [marker for marker in markers if not SNIPPET.fullmatch(marker)] == []
+
+
+@pytest.mark.parametrize("page", pages(), ids=_page_id)
 def test_every_test_a_page_names_exists(page: Path) -> None:
     named = set(TEST_NAME.findall(page.read_text()))
     assert named - defined_test_names() == set()
