@@ -4,7 +4,7 @@ Each one validates the body, commits a pending job, and hands the task what was 
 hand: the ORM object, the request's session, or just the id.
 """
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter, BackgroundTasks, status
 
 from legacy.db import SessionDep
 from legacy.jobs import create_job
@@ -28,24 +28,23 @@ from playbook.app.schemas import (
 )
 
 router = APIRouter(prefix="/api/v3")
-ACCEPTED = {"status_code": 202, "response_model": JobOut}
 
 
-@router.post("/batches", **ACCEPTED)
+@router.post("/batches", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def create_batch(body: BatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
     batch, accepted = await create_job(session, JobKind.batch, total_items=len(body.items), params={})
     background_tasks.add_task(process_batch_with_own_session, batch, body.items, session)
     return accepted
 
 
-@router.post("/sitemap/scan", **ACCEPTED)
+@router.post("/sitemap/scan", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def scan_sitemap(body: SitemapScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
     _, accepted = await create_job(session, JobKind.sitemap_scan, total_items=1, params={"domain": body.domain})
     background_tasks.add_task(process_domain_background, accepted.id, body.domain)
     return accepted
 
 
-@router.post("/sitemap/batch", **ACCEPTED)
+@router.post("/sitemap/batch", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
     _, accepted = await create_job(
         session, JobKind.sitemap_batch, total_items=len(body.domains), params={"domains": body.domains}
@@ -54,14 +53,14 @@ async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundT
     return accepted
 
 
-@router.post("/places/search", **ACCEPTED)
+@router.post("/places/search", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def search_places(body: PlacesSearchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
     _, accepted = await create_job(session, JobKind.places_search, total_items=0, params=body.model_dump())
     background_tasks.add_task(process_places_search_background, accepted.id, body.query, body.location)
     return accepted
 
 
-@router.post("/email-scraper/scan", **ACCEPTED)
+@router.post("/email-scraper/scan", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def scan_emails(body: EmailScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> JobOut:
     _, accepted = await create_job(session, JobKind.email_scan, total_items=0, params={"domain": body.domain})
     background_tasks.add_task(scrape_emails_task, accepted.id, body.domain, session)

@@ -4,7 +4,7 @@ Each one validates the body, commits a pending job, and hands the task the job's
 and plain data, never the session or an ORM object (R1).
 """
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter, BackgroundTasks, status
 
 from playbook.app.models import Job, JobKind
 from playbook.app.schemas import (
@@ -28,24 +28,23 @@ from standardized.services.sitemap.background_service import (
 from standardized.tasks.email_scraper import scrape_emails_task
 
 router = APIRouter(prefix="/api/v3")
-ACCEPTED = {"status_code": 202, "response_model": JobOut}
 
 
-@router.post("/batches", **ACCEPTED)
+@router.post("/batches", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def create_batch(body: BatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
     batch = await create_job(session=session, kind=JobKind.batch, total_items=len(body.items), params={})
     background_tasks.add_task(process_batch_with_own_session, batch.id, body.items)
     return batch
 
 
-@router.post("/sitemap/scan", **ACCEPTED)
+@router.post("/sitemap/scan", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def scan_sitemap(body: SitemapScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
     job = await create_job(session=session, kind=JobKind.sitemap_scan, total_items=1, params={"domain": body.domain})
     background_tasks.add_task(process_domain_background, job.id, body.domain)
     return job
 
 
-@router.post("/sitemap/batch", **ACCEPTED)
+@router.post("/sitemap/batch", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
     job = await create_job(
         session=session, kind=JobKind.sitemap_batch, total_items=len(body.domains), params={"domains": body.domains}
@@ -54,14 +53,14 @@ async def scan_sitemaps(body: SitemapBatchRequest, background_tasks: BackgroundT
     return job
 
 
-@router.post("/places/search", **ACCEPTED)
+@router.post("/places/search", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def search_places(body: PlacesSearchRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
     job = await create_job(session=session, kind=JobKind.places_search, total_items=0, params=body.model_dump())
     background_tasks.add_task(process_places_search_background, job.id, body.query, body.location)
     return job
 
 
-@router.post("/email-scraper/scan", **ACCEPTED)
+@router.post("/email-scraper/scan", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def scan_emails(body: EmailScanRequest, background_tasks: BackgroundTasks, session: SessionDep) -> Job:
     job = await create_job(session=session, kind=JobKind.email_scan, total_items=0, params={"domain": body.domain})
     background_tasks.add_task(scrape_emails_task, job.id, body.domain)
