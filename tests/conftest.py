@@ -7,6 +7,7 @@ production sees them, never re-raised into the test client.
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 from sqlalchemy.engine import URL
@@ -65,7 +66,7 @@ def variant(request: pytest.FixtureRequest) -> Variant:
                 strict=True, raises=AssertionError, reason=f"legacy: {catalog_ids}: {expected.kwargs['reason']}"
             )
         )
-    return request.param
+    return cast(Variant, request.param)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -10,29 +11,32 @@ from playbook.app.models import Base, Job
 from playbook.harness.server import RunningApp
 
 
-async def submit(app: RunningApp, path: str, body: dict) -> dict:
+async def submit(app: RunningApp, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = await app.client.post(path, json=body)
     assert response.status_code == 202, response.text
-    return response.json()
+    accepted: dict[str, Any] = response.json()
+    return accepted
 
 
-async def run_to_end(app: RunningApp, path: str, body: dict) -> dict:
+async def run_to_end(app: RunningApp, path: str, body: dict[str, Any]) -> dict[str, Any]:
     """Submit a job, wait until its background work ended, and return the job as the API reads it."""
     accepted = await submit(app, path, body)
     await app.wait_idle()
     return await read_job(app, accepted["id"])
 
 
-async def read_job(app: RunningApp, job_id: str) -> dict:
+async def read_job(app: RunningApp, job_id: str) -> dict[str, Any]:
     response = await app.client.get(f"/api/v3/jobs/{job_id}")
     assert response.status_code == 200, response.text
-    return response.json()
+    job: dict[str, Any] = response.json()
+    return job
 
 
-async def read_results(app: RunningApp, job_id: str) -> dict:
+async def read_results(app: RunningApp, job_id: str) -> dict[str, Any]:
     response = await app.client.get(f"/api/v3/jobs/{job_id}/results")
     assert response.status_code == 200, response.text
-    return response.json()
+    results: dict[str, Any] = response.json()
+    return results
 
 
 def aware(timestamp: str | None) -> datetime:
@@ -44,17 +48,17 @@ def aware(timestamp: str | None) -> datetime:
 
 async def count_rows(engine: AsyncEngine, model: type[Base]) -> int:
     async with AsyncSession(engine) as session:
-        return await session.scalar(select(func.count()).select_from(model))
+        return (await session.execute(select(func.count()).select_from(model))).scalar_one()
 
 
-def error_messages(response_json: dict) -> str:
+def error_messages(response_json: dict[str, Any]) -> str:
     """FastAPI's 422 detail as one string, to look for the message a person would read."""
     detail = response_json["detail"]
     return detail if isinstance(detail, str) else " | ".join(error["msg"] for error in detail)
 
 
 async def assert_rejected_without_writing(
-    app: RunningApp, engine: AsyncEngine, path: str, body: dict, message: str
+    app: RunningApp, engine: AsyncEngine, path: str, body: dict[str, Any], message: str
 ) -> None:
     """The request gets a 422 whose message contains `message`, and no job row is written."""
     jobs_before = await count_rows(engine, Job)
@@ -64,7 +68,7 @@ async def assert_rejected_without_writing(
     assert await count_rows(engine, Job) == jobs_before
 
 
-async def statuses_seen(app: RunningApp, accepted: dict) -> list[str]:
+async def statuses_seen(app: RunningApp, accepted: dict[str, Any]) -> list[str]:
     """Every status the job showed, polled until its background work ended."""
     seen = [accepted["status"]]
     while not app.idle:

@@ -111,6 +111,7 @@ def test_legacy_entry_points_are_listed_and_resolved_across_modules(legacy_repor
     entries = {entry.name: entry for entry in legacy_report.entry_points}
     assert LEGACY_ENTRY_POINTS <= set(entries)
     batch = entries["process_batch_with_own_session"]
+    assert batch.location is not None
     assert batch.location.path == "legacy/services/batch/batch_functions.py"
     assert [location.path for location in batch.started_at] == ["legacy/routes.py"]
     assert entries["run_job_reaper"].kind == "asyncio.create_task in lifespan"
@@ -122,7 +123,7 @@ def test_standardized_has_no_findings() -> None:
     assert {entry.name for entry in report.entry_points} >= LEGACY_ENTRY_POINTS
 
 
-def _run_cli(*arguments: str) -> subprocess.CompletedProcess:
+def _run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "playbook", "audit", *arguments]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
 

@@ -6,18 +6,22 @@ F11 (the job stays `pending` after the client's 202); those runs are strict xfai
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select, text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import MissingGreenlet
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from playbook.app.database import get_engine, get_pool_stats
 from playbook.app.factory import create_app
 from playbook.app.models import BatchItem, Job
 from playbook.app.reads import UnknownJobKindError
 from playbook.app.schemas import MAX_BATCH_ITEMS
-from playbook.harness.server import serve_in_process
+from playbook.app.settings import Settings, Variant
+from playbook.harness.server import RunningApp, serve_in_process
 from standardized.services.batch.batch_functions import (
     process_batch_concurrently,
     process_batch_with_own_session,
@@ -39,7 +43,7 @@ HEALTHY = ["alpha.test", "beta.test", "gamma.test"]
 F2_F11 = "the task reads the expired batch the request committed; the job stays pending"
 
 
-async def test_batch_is_accepted_as_pending(app):
+async def test_batch_is_accepted_as_pending(app: RunningApp) -> None:
     accepted = await submit(app, BATCHES, {"items": HEALTHY})
     assert accepted["status"] == "pending"
     assert (accepted["kind"], accepted["total_items"]) == ("batch", 3)
@@ -50,13 +54,13 @@ async def test_batch_is_accepted_as_pending(app):
 
 
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
-async def test_batch_goes_pending_processing_completed(app):
+async def test_batch_goes_pending_processing_completed(app: RunningApp) -> None:
     accepted = await submit(app, BATCHES, {"items": ["slow-1.test", "slow-2.test", *HEALTHY]})
     assert await statuses_seen(app, accepted) == ["pending", "processing", "completed"]
 
 
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
-async def test_batch_completes_and_persists_every_item(app, read_engine):
+async def test_batch_completes_and_persists_every_item(app: RunningApp, read_engine: AsyncEngine) -> None:
     job = await run_to_end(app, BATCHES, {"items": HEALTHY})
 
     assert job["status"] == "completed"
@@ -70,7 +74,7 @@ async def test_batch_completes_and_persists_every_item(app, read_engine):
     ]
     # Read back in a session of its own: what the database holds, not what a task kept in memory.
     async with AsyncSession(read_engine) as session:
-        stored = await session.get(Job, job["id"])
+        stored = await session.get_one(Job, job["id"])
         domains = await session.scalars(select(BatchItem.domain).where(BatchItem.job_id == stored.id))
         assert (stored.status, stored.completed_count) == ("completed", 3)
         assert sorted(domains) == sorted(HEALTHY)
@@ -79,7 +83,7 @@ async def test_batch_completes_and_persists_every_item(app, read_engine):
 
 
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
-async def test_failing_items_are_recorded_and_processing_continues(app):
+async def test_failing_items_are_recorded_and_processing_continues(app: RunningApp) -> None:
     items = ["alpha.test", "fail-1.test", "missing-1.test", "beta.test", "timeout-1.test", "junk-1.test", "gamma.test"]
     job = await run_to_end(app, BATCHES, {"items": items})
 
@@ -103,7 +107,7 @@ async def test_failing_items_are_recorded_and_processing_continues(app):
 
 
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
-async def test_batch_with_every_item_failing_ends_failed(app):
+async def test_batch_with_every_item_failing_ends_failed(app: RunningApp) -> None:
     job = await run_to_end(app, BATCHES, {"items": ["fail-1.test", "fail-2.test"]})
 
     assert job["status"] == "failed"
@@ -132,11 +136,13 @@ BAD_BATCHES = {
 
 
 @pytest.mark.parametrize(("body", "message"), BAD_BATCHES.values(), ids=BAD_BATCHES.keys())
-async def test_bad_batch_gets_a_clear_422_and_writes_nothing(app, read_engine, body, message):
+async def test_bad_batch_gets_a_clear_422_and_writes_nothing(
+    app: RunningApp, read_engine: AsyncEngine, body: dict[str, Any], message: str
+) -> None:
     await assert_rejected_without_writing(app, read_engine, BATCHES, body, message)
 
 
-async def test_body_that_is_not_json_gets_a_422(app, read_engine):
+async def test_body_that_is_not_json_gets_a_422(app: RunningApp, read_engine: AsyncEngine) -> None:
     jobs_before = await count_rows(read_engine, Job)
     response = await app.client.post(BATCHES, content=b"alpha.test", headers={"content-type": "application/json"})
     assert response.status_code == 422
@@ -145,7 +151,7 @@ async def test_body_that_is_not_json_gets_a_422(app, read_engine):
 
 
 @pytest.mark.parametrize("suffix", ["", "/results"])
-async def test_unknown_job_id_is_404(app, suffix):
+async def test_unknown_job_id_is_404(app: RunningApp, suffix: str) -> None:
     job_id = "00000000-0000-4000-8000-000000000000"
     response = await app.client.get(f"/api/v3/jobs/{job_id}{suffix}")
     assert response.status_code == 404
@@ -168,20 +174,22 @@ async def test_results_of_a_job_of_unknown_kind_fail_loudly(app, read_engine):
 
 
 @pytest.mark.parametrize("suffix", ["", "/results"])
-async def test_malformed_job_id_is_422(app, suffix):
+async def test_malformed_job_id_is_422(app: RunningApp, suffix: str) -> None:
     response = await app.client.get(f"/api/v3/jobs/not-a-uuid{suffix}")
     assert response.status_code == 422
     assert "Input should be a valid UUID" in error_messages(response.json())
 
 
-async def test_health_names_the_variant(app, variant):
+async def test_health_names_the_variant(app: RunningApp, variant: Variant) -> None:
     response = await app.client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "variant": variant, "database": "ok"}
 
 
 @pytest.mark.legacy
-async def test_legacy_batch_dies_with_missing_greenlet_after_the_202_F2(database_url, settings, read_engine):
+async def test_legacy_batch_dies_with_missing_greenlet_after_the_202_F2(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
     async with serve_in_process(create_app("legacy", database_url=database_url, settings=settings)) as app:
         accepted = await submit(app, BATCHES, {"items": HEALTHY})
         await app.wait_idle()
@@ -192,7 +200,7 @@ async def test_legacy_batch_dies_with_missing_greenlet_after_the_202_F2(database
     # SQLAlchemy 2.0 says "await_only()", 2.1 says "await_()": match the stable prefix.
     assert str(escaped).startswith("greenlet_spawn has not been called; can't call await_")
     async with AsyncSession(read_engine) as session:
-        stored = await session.get(Job, accepted["id"])
+        stored = await session.get_one(Job, accepted["id"])
         items = await session.scalars(select(BatchItem).where(BatchItem.job_id == stored.id))
         assert (stored.status, stored.start_time, stored.completed_count, stored.failed_count) == (
             "pending",
@@ -204,14 +212,16 @@ async def test_legacy_batch_dies_with_missing_greenlet_after_the_202_F2(database
 
 
 @pytest.mark.standardized
-async def test_concurrent_batch_bounds_connections_and_throttles_progress(database_url, settings, read_engine):
+async def test_concurrent_batch_bounds_connections_and_throttles_progress(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
     items = [f"site-{n}.test" for n in range(100)] + ["fail-1.test"]
     async with AsyncSession(read_engine, expire_on_commit=False) as session:
         job = Job(kind="batch", total_items=len(items))
         session.add(job)
         await session.commit()
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)):
-        job_updates = []
+        job_updates: list[str] = []
         event.listen(get_engine().sync_engine, "before_cursor_execute", _record_job_updates(job_updates))
         get_pool_stats().reset_peak()
         await process_batch_concurrently(job.id, items, workers=4, flush_every=25)
@@ -221,15 +231,15 @@ async def test_concurrent_batch_bounds_connections_and_throttles_progress(databa
     # start + finish + at most one flush per 25 items per worker (and each worker's remainder).
     assert len(job_updates) <= 2 + len(items) // 25 + 4
     async with AsyncSession(read_engine) as session:
-        stored = await session.get(Job, job.id)
+        stored = await session.get_one(Job, job.id)
         rows = await session.scalar(select(func.count()).select_from(BatchItem).where(BatchItem.job_id == job.id))
     assert (stored.status, stored.completed_count, stored.failed_count, rows) == ("partial", 100, 1, 101)
     assert stored.item_results["fail-1.test"] == "failed: HTTP 500"
     assert len(stored.item_results) == 101
 
 
-def _record_job_updates(updates: list[str]):
-    def before_cursor_execute(_conn, _cursor, statement: str, *_args) -> None:
+def _record_job_updates(updates: list[str]) -> Callable[..., None]:
+    def before_cursor_execute(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         if statement.startswith("UPDATE jobs"):
             updates.append(statement)
 
@@ -237,13 +247,13 @@ def _record_job_updates(updates: list[str]):
 
 
 @pytest.fixture
-async def standardized_runtime(database_url, settings):
+async def standardized_runtime(database_url: URL, settings: Settings) -> AsyncIterator[RunningApp]:
     """The standardized app's engine and upstream client bound, for calling job functions directly."""
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as running:
         yield running
 
 
-async def _insert_batch_job(read_engine, total_items: int) -> uuid.UUID:
+async def _insert_batch_job(read_engine: AsyncEngine, total_items: int) -> uuid.UUID:
     async with AsyncSession(read_engine, expire_on_commit=False) as session:
         job = Job(kind="batch", total_items=total_items)
         session.add(job)
@@ -251,13 +261,13 @@ async def _insert_batch_job(read_engine, total_items: int) -> uuid.UUID:
     return job.id
 
 
-async def _stored_job(read_engine, job_id) -> Job:
+async def _stored_job(read_engine: AsyncEngine, job_id: uuid.UUID) -> Job:
     async with AsyncSession(read_engine) as session:
-        return await session.get(Job, job_id)
+        return await session.get_one(Job, job_id)
 
 
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
-async def test_database_failure_mid_batch_ends_failed_with_the_error(app, read_engine):
+async def test_database_failure_mid_batch_ends_failed_with_the_error(app: RunningApp, read_engine: AsyncEngine) -> None:
     # The database refuses one item's row: an error the service does not expect.
     async with read_engine.begin() as connection:
         await connection.execute(
@@ -278,7 +288,9 @@ async def test_database_failure_mid_batch_ends_failed_with_the_error(app, read_e
 
 
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
-async def test_api_stays_responsive_while_a_batch_waits_on_slow_sites(variant, database_url, settings):
+async def test_api_stays_responsive_while_a_batch_waits_on_slow_sites(
+    variant: Variant, database_url: URL, settings: Settings
+) -> None:
     # Nothing reserved: the background session and the API's reads share the one connection.
     one_connection = settings.model_copy(update={"pool_size": 1, "reserved_for_requests": 0, "pool_timeout": 0.5})
     async with serve_in_process(create_app(variant, database_url=database_url, settings=one_connection)) as app:
@@ -294,10 +306,11 @@ async def test_api_stays_responsive_while_a_batch_waits_on_slow_sites(variant, d
 
 
 @pytest.mark.standardized
-async def test_cancelled_batch_ends_failed(standardized_runtime, read_engine):
+async def test_cancelled_batch_ends_failed(standardized_runtime: RunningApp, read_engine: AsyncEngine) -> None:
     job_id = await _insert_batch_job(read_engine, 3)
     task = asyncio.create_task(process_batch_with_own_session(job_id, ["slow-1.test", "slow-2.test", "slow-3.test"]))
-    while (await _stored_job(read_engine, job_id)).status != "processing":
+    # The job's row is the only sign the task started: poll the database for it.
+    while (await _stored_job(read_engine, job_id)).status != "processing":  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -309,7 +322,9 @@ async def test_cancelled_batch_ends_failed(standardized_runtime, read_engine):
 
 
 @pytest.mark.standardized
-async def test_rerun_of_a_batch_counts_each_item_once(standardized_runtime, read_engine):
+async def test_rerun_of_a_batch_counts_each_item_once(
+    standardized_runtime: RunningApp, read_engine: AsyncEngine
+) -> None:
     job_id = await _insert_batch_job(read_engine, 3)
     for _ in range(2):
         await process_batch_with_own_session(job_id, ["alpha.test", "fail-1.test", "beta.test"])
@@ -321,11 +336,14 @@ async def test_rerun_of_a_batch_counts_each_item_once(standardized_runtime, read
 
 
 @pytest.mark.standardized
-async def test_batch_for_a_job_that_does_not_exist_is_logged(standardized_runtime, caplog):
+async def test_batch_for_a_job_that_does_not_exist_is_logged(
+    standardized_runtime: RunningApp, caplog: pytest.LogCaptureFixture
+) -> None:
     job_id = uuid.uuid4()
     await process_batch_with_own_session(job_id, ["alpha.test"])
 
     [record] = [r for r in caplog.records if r.levelname == "ERROR"]
     assert record.getMessage() == f"job {job_id} failed"
+    assert record.exc_info is not None
     assert type(record.exc_info[1]) is LookupError
     assert str(record.exc_info[1]) == f"job {job_id} does not exist"

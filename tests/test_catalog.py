@@ -8,6 +8,7 @@ must run on standardized code and, if it is shared with legacy, expect legacy to
 
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,27 +77,27 @@ CATALOG = {
 }
 
 
-def _test_function(reference: str):
+def _test_function(reference: str) -> Callable[..., object]:
     module_name, name = reference.split("::")
     module = importlib.import_module(f"tests.{module_name}")
-    function = getattr(module, name, None)
+    function: Callable[..., object] | None = getattr(module, name, None)
     assert function is not None, f"{reference} does not exist"
     return function
 
 
-def _marks(function) -> dict[str, list[pytest.Mark]]:
+def _marks(function: Callable[..., object]) -> dict[str, list[pytest.Mark]]:
     marks: dict[str, list[pytest.Mark]] = {}
     for mark in getattr(function, "pytestmark", []):
         marks.setdefault(mark.name, []).append(mark)
     return marks
 
 
-def test_every_catalog_failure_is_mapped():
+def test_every_catalog_failure_is_mapped() -> None:
     assert list(CATALOG) == CATALOG_IDS
 
 
 @pytest.mark.parametrize("catalog_id", CATALOG_IDS)
-def test_legacy_side_reproduces_the_failure(catalog_id):
+def test_legacy_side_reproduces_the_failure(catalog_id: str) -> None:
     reference = CATALOG[catalog_id].legacy
     function = _test_function(reference)
     assert "legacy" in _marks(function), f"{reference} is not marked legacy"
@@ -104,7 +105,7 @@ def test_legacy_side_reproduces_the_failure(catalog_id):
 
 
 @pytest.mark.parametrize("catalog_id", CATALOG_IDS)
-def test_standardized_side_avoids_the_failure(catalog_id):
+def test_standardized_side_avoids_the_failure(catalog_id: str) -> None:
     reference = CATALOG[catalog_id].standardized
     marks = _marks(_test_function(reference))
     if "standardized" in marks:
@@ -115,8 +116,8 @@ def test_standardized_side_avoids_the_failure(catalog_id):
     assert expected, f"{reference} runs on both variants but expects nothing of legacy"
 
 
-def test_every_failure_a_test_expects_of_legacy_is_in_the_catalog():
-    named = set()
+def test_every_failure_a_test_expects_of_legacy_is_in_the_catalog() -> None:
+    named: set[str] = set()
     for path in Path(__file__).parent.glob("test_*.py"):
         module = importlib.import_module(f"tests.{path.stem}")
         tests = (

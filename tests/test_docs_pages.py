@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -135,7 +136,9 @@ def defined_test_names() -> set[str]:
 
 
 @pytest.mark.parametrize("page", pages(), ids=_page_id)
-def test_page_includes_project_code_instead_of_pasting_it(page: Path, project_code_windows) -> None:
+def test_page_includes_project_code_instead_of_pasting_it(
+    page: Path, project_code_windows: dict[tuple[str, ...], str]
+) -> None:
     pasted = [
         f"{block.page}:{block.line} repeats {project_code_windows[run]}: {' / '.join(run)}"
         for block in code_blocks(page.read_text(), _page_id(page))
@@ -163,15 +166,16 @@ def test_every_test_a_page_names_exists(page: Path) -> None:
     assert named - defined_test_names() == set()
 
 
-def _mkdocs_config() -> dict:
-    class ConfigLoader(yaml.SafeLoader):
+def _mkdocs_config() -> dict[str, Any]:
+    class ConfigLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML publishes no types
         """Reads `!!python/name:` tags as their dotted names instead of importing them."""
 
     ConfigLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda _loader, _suffix, node: node.value)
-    return yaml.load((PROJECT_ROOT / "mkdocs.yml").read_text(), Loader=ConfigLoader)
+    config: dict[str, Any] = yaml.load((PROJECT_ROOT / "mkdocs.yml").read_text(), Loader=ConfigLoader)
+    return config
 
 
-def _extension_options(config: dict, name: str) -> dict:
+def _extension_options(config: dict[str, Any], name: str) -> dict[str, Any]:
     for extension in config["markdown_extensions"]:
         if extension == name:
             return {}

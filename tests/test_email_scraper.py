@@ -8,15 +8,19 @@ is logged and swallowed, the job left `pending` (F11); those runs are strict xfa
 import gc
 import uuid
 import warnings
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from playbook.app.database import get_pool_stats
 from playbook.app.factory import create_app
 from playbook.app.models import Contact
-from playbook.harness.server import serve_in_process
+from playbook.app.settings import Settings, Variant
+from playbook.harness.server import RunningApp, serve_in_process
 from playbook.upstream.emails import MAX_DEPTH, MAX_PAGES
 from standardized.tasks.email_scraper import scrape_emails_task
 from tests.helpers import (
@@ -46,7 +50,9 @@ LEGACY_SCAN_WARNINGS = (
 
 
 @pytest.fixture(autouse=True)
-def legacy_scan_leftovers_stay_in_their_test(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture):
+def legacy_scan_leftovers_stay_in_their_test(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
     """Expect the warnings a legacy scan causes, and collect its leftovers before the next test starts."""
     if request.node.get_closest_marker("legacy") is None:
         yield
@@ -72,7 +78,7 @@ def pages(host: str, *paths: str) -> list[str]:
     return [f"http://{host}{path}" for path in paths]
 
 
-def standard_site_contacts(host: str) -> list[dict]:
+def standard_site_contacts(host: str) -> list[dict[str, Any]]:
     """The addresses of the simulator's standard site, each with the first page it is on."""
     home, about, contact, team = pages(host, "/", "/about", "/contact", "/team")
     first_seen = {
@@ -103,7 +109,7 @@ async def stored_contacts(engine: AsyncEngine, domain: str) -> list[Contact]:
         return list(await session.scalars(select(Contact).where(Contact.domain == domain).order_by(Contact.id)))
 
 
-async def test_scan_is_accepted_as_pending(app, variant):
+async def test_scan_is_accepted_as_pending(app: RunningApp, variant: Variant) -> None:
     accepted = await submit(app, SCAN, {"domain": site("accepted", variant)})
     assert (accepted["kind"], accepted["status"], accepted["total_items"]) == ("email_scan", "pending", 0)
     assert accepted["start_time"] is None and accepted["end_time"] is None
@@ -111,7 +117,9 @@ async def test_scan_is_accepted_as_pending(app, variant):
 
 
 @pytest.mark.fails_on_legacy("F4", "F5", "F11", reason=F4_F5_F11)
-async def test_scan_stores_every_address_once_with_the_page_it_was_first_found_on(app, variant, read_engine):
+async def test_scan_stores_every_address_once_with_the_page_it_was_first_found_on(
+    app: RunningApp, variant: Variant, read_engine: AsyncEngine
+) -> None:
     host = site("shop", variant)
     job = await run_to_end(app, SCAN, {"domain": host})
 
@@ -136,7 +144,7 @@ async def test_scan_stores_every_address_once_with_the_page_it_was_first_found_o
 
 
 @pytest.mark.fails_on_legacy("F4", "F5", "F11", reason=F4_F5_F11)
-async def test_failing_pages_are_recorded_and_the_crawl_continues(app, variant):
+async def test_failing_pages_are_recorded_and_the_crawl_continues(app: RunningApp, variant: Variant) -> None:
     host = site("broken", variant)
     job = await run_to_end(app, SCAN, {"domain": host})
 
@@ -153,7 +161,7 @@ async def test_failing_pages_are_recorded_and_the_crawl_continues(app, variant):
 
 
 @pytest.mark.fails_on_legacy("F4", "F5", "F11", reason=F4_F5_F11)
-async def test_crawl_goes_no_deeper_than_max_depth(app, variant):
+async def test_crawl_goes_no_deeper_than_max_depth(app: RunningApp, variant: Variant) -> None:
     host = site("deep", variant)
     job = await run_to_end(app, SCAN, {"domain": host})
 
@@ -165,7 +173,7 @@ async def test_crawl_goes_no_deeper_than_max_depth(app, variant):
 
 
 @pytest.mark.fails_on_legacy("F4", "F5", "F11", reason=F4_F5_F11)
-async def test_crawl_stops_at_max_pages(app, variant):
+async def test_crawl_stops_at_max_pages(app: RunningApp, variant: Variant) -> None:
     host = site("wide", variant)
     job = await run_to_end(app, SCAN, {"domain": host})
 
@@ -178,7 +186,9 @@ async def test_crawl_stops_at_max_pages(app, variant):
 
 
 @pytest.mark.fails_on_legacy("F4", "F5", "F11", reason=F4_F5_F11)
-async def test_site_without_addresses_completes_with_no_contacts(app, variant, read_engine):
+async def test_site_without_addresses_completes_with_no_contacts(
+    app: RunningApp, variant: Variant, read_engine: AsyncEngine
+) -> None:
     host = site("noemail", variant)
     job = await run_to_end(app, SCAN, {"domain": host})
 
@@ -198,7 +208,9 @@ FAILING_HOSTS = {
 
 @pytest.mark.fails_on_legacy("F4", "F5", "F11", reason=F4_F5_F11)
 @pytest.mark.parametrize(("kind", "reason"), FAILING_HOSTS.values(), ids=FAILING_HOSTS.keys())
-async def test_unreachable_home_page_fails_the_scan_with_the_error_recorded(app, variant, kind, reason):
+async def test_unreachable_home_page_fails_the_scan_with_the_error_recorded(
+    app: RunningApp, variant: Variant, kind: str, reason: str
+) -> None:
     host = site(kind, variant)
     job = await run_to_end(app, SCAN, {"domain": host})
 
@@ -212,7 +224,9 @@ async def test_unreachable_home_page_fails_the_scan_with_the_error_recorded(app,
 
 
 @pytest.mark.fails_on_legacy("F4", "F5", "F11", reason=F4_F5_F11)
-async def test_scanning_a_domain_again_stores_no_duplicates(app, variant, read_engine):
+async def test_scanning_a_domain_again_stores_no_duplicates(
+    app: RunningApp, variant: Variant, read_engine: AsyncEngine
+) -> None:
     host = site("again", variant)
     first = await run_to_end(app, SCAN, {"domain": host})
     second = await run_to_end(app, SCAN, {"domain": host})
@@ -227,7 +241,9 @@ async def test_scanning_a_domain_again_stores_no_duplicates(app, variant, read_e
 
 
 @pytest.mark.standardized
-async def test_rerunning_a_scan_recounts_its_pages_and_stores_nothing_twice(database_url, settings, read_engine):
+async def test_rerunning_a_scan_recounts_its_pages_and_stores_nothing_twice(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
     host = "rerun.test"
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as app:
         job = await run_to_end(app, SCAN, {"domain": host})
@@ -253,11 +269,15 @@ BAD_SCANS = {
 
 
 @pytest.mark.parametrize(("body", "message"), BAD_SCANS.values(), ids=BAD_SCANS.keys())
-async def test_bad_scan_request_gets_a_clear_422_and_writes_nothing(app, read_engine, body, message):
+async def test_bad_scan_request_gets_a_clear_422_and_writes_nothing(
+    app: RunningApp, read_engine: AsyncEngine, body: dict[str, Any], message: str
+) -> None:
     await assert_rejected_without_writing(app, read_engine, SCAN, body, message)
 
 
-async def scan_with_legacy(database_url, settings, host: str) -> tuple[dict, list[BaseException]]:
+async def scan_with_legacy(
+    database_url: URL, settings: Settings, host: str
+) -> tuple[dict[str, Any], list[BaseException]]:
     """Run one legacy scan to its end; return the job as stored and what escaped to uvicorn."""
     async with serve_in_process(create_app("legacy", database_url=database_url, settings=settings)) as app:
         accepted = await submit(app, SCAN, {"domain": host})
@@ -268,11 +288,12 @@ async def scan_with_legacy(database_url, settings, host: str) -> tuple[dict, lis
 def logged_exception(caplog: pytest.LogCaptureFixture, logger: str) -> tuple[str, BaseException]:
     """The one exception `logger` logged instead of raising, with the message it logged."""
     [record] = [record for record in caplog.records if record.name == logger and record.exc_info]
+    assert record.exc_info is not None and record.exc_info[1] is not None
     return record.getMessage(), record.exc_info[1]
 
 
 @pytest.mark.legacy
-async def test_legacy_sync_task_never_awaits_the_session_F4(database_url, settings):
+async def test_legacy_sync_task_never_awaits_the_session_F4(database_url: URL, settings: Settings) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         job, _ = await scan_with_legacy(database_url, settings, "f4-legacy.test")
@@ -291,7 +312,9 @@ async def test_legacy_sync_task_never_awaits_the_session_F4(database_url, settin
 
 
 @pytest.mark.legacy
-async def test_legacy_asyncio_run_reuses_a_connection_of_a_closed_loop_F5(database_url, settings, read_engine, caplog):
+async def test_legacy_asyncio_run_reuses_a_connection_of_a_closed_loop_F5(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
     host = "f5-legacy.test"
     job, _ = await scan_with_legacy(database_url, settings, host)
 
@@ -309,7 +332,9 @@ async def test_legacy_asyncio_run_reuses_a_connection_of_a_closed_loop_F5(databa
 
 
 @pytest.mark.legacy
-async def test_legacy_engine_dispose_cannot_close_the_connection_of_a_closed_loop_F6(database_url, settings, caplog):
+async def test_legacy_engine_dispose_cannot_close_the_connection_of_a_closed_loop_F6(
+    database_url: URL, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     job, escaped = await scan_with_legacy(database_url, settings, "f6-legacy.test")
 
     # Logged by the pool, not raised: the scan's own error is still the one it logs (F5).
@@ -321,7 +346,9 @@ async def test_legacy_engine_dispose_cannot_close_the_connection_of_a_closed_loo
 
 
 @pytest.mark.legacy
-async def test_legacy_swallows_the_error_and_leaves_the_job_pending_F11(database_url, settings, read_engine, caplog):
+async def test_legacy_swallows_the_error_and_leaves_the_job_pending_F11(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
     host = "f11-legacy.test"
     job, escaped = await scan_with_legacy(database_url, settings, host)
 
@@ -335,7 +362,9 @@ async def test_legacy_swallows_the_error_and_leaves_the_job_pending_F11(database
 
 
 @pytest.mark.standardized
-async def test_standardized_scan_leaves_no_connection_for_a_dead_loop_F6(database_url, settings, caplog):
+async def test_standardized_scan_leaves_no_connection_for_a_dead_loop_F6(
+    database_url: URL, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as app:
         job = await run_to_end(app, SCAN, {"domain": site("site", "f6-standardized")})
     # The engine was created and disposed on the app's loop (R8): the pool closed every connection cleanly.

@@ -13,9 +13,11 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
+from types import ModuleType
 
 import pytest
 from sqlalchemy import delete, select
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.exc import DetachedInstanceError
@@ -25,6 +27,7 @@ from legacy.tasks import job_reaper as legacy_reaper
 from playbook.app.database import bound_engine, get_pool_stats
 from playbook.app.factory import create_app
 from playbook.app.models import TERMINAL_STATUSES, Job, JobStatus, utcnow
+from playbook.app.settings import Settings, Variant
 from playbook.harness.server import RunningApp, serve_in_process
 from standardized.db import get_background_session
 from standardized.tasks import job_reaper as standardized_reaper
@@ -56,13 +59,14 @@ class JobRows:
 
     async def read(self, job_id: uuid.UUID) -> Job:
         async with AsyncSession(self.engine) as session:
-            return await session.get(Job, job_id)
+            return await session.get_one(Job, job_id)
 
     async def read_when_finished(self, job_id: uuid.UUID, *, within: float = 3.0) -> Job:
         """The job as stored once it is terminal, or as it is after `within` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while (job := await self.read(job_id)).status not in TERMINAL_STATUSES and loop.time() < deadline:
+        # The reaper runs in the app and tells nothing but the row: poll the database for it.
+        while (job := await self.read(job_id)).status not in TERMINAL_STATUSES and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         return job
 
@@ -73,13 +77,15 @@ class JobRows:
 
 
 @pytest.fixture
-async def jobs(read_engine) -> AsyncIterator[JobRows]:
+async def jobs(read_engine: AsyncEngine) -> AsyncIterator[JobRows]:
     rows = JobRows(read_engine)
     yield rows
     await rows.delete_all()
 
 
-def serving(variant: str, database_url, settings, **overrides) -> AbstractAsyncContextManager[RunningApp]:
+def serving(
+    variant: Variant, database_url: URL, settings: Settings, **overrides: float
+) -> AbstractAsyncContextManager[RunningApp]:
     """The variant's app, its reaper set to treat a job idle for `STALE_AFTER` seconds as stuck."""
     app_settings = settings.model_copy(update={"stale_after": STALE_AFTER, **overrides})
     return serve_in_process(create_app(variant, database_url=database_url, settings=app_settings))
@@ -89,8 +95,8 @@ def serving(variant: str, database_url, settings, **overrides) -> AbstractAsyncC
     "F11", reason="the legacy reaper looks only at processing jobs: a job left pending stays pending"
 )
 async def test_reaper_fails_jobs_stuck_past_stale_after_and_leaves_the_others_alone(
-    variant, database_url, settings, jobs, caplog
-):
+    variant: Variant, database_url: URL, settings: Settings, jobs: JobRows, caplog: pytest.LogCaptureFixture
+) -> None:
     stuck_pending = await jobs.insert(status=JobStatus.pending, idle_for=STUCK_FOR)
     stuck_processing = await jobs.insert(status=JobStatus.processing, idle_for=STUCK_FOR)
     fresh = await jobs.insert(status=JobStatus.processing, idle_for=timedelta(0))
@@ -111,7 +117,9 @@ async def test_reaper_fails_jobs_stuck_past_stale_after_and_leaves_the_others_al
 
 
 @pytest.mark.fails_on_legacy("F7", "F11", reason=F7_F11)
-async def test_reaper_keeps_sweeping_and_reaps_a_job_stuck_later(variant, database_url, settings, jobs):
+async def test_reaper_keeps_sweeping_and_reaps_a_job_stuck_later(
+    variant: Variant, database_url: URL, settings: Settings, jobs: JobRows
+) -> None:
     async with serving(variant, database_url, settings, reaper_interval=SWEEP_INTERVAL):
         first = await jobs.insert(status=JobStatus.processing, idle_for=STUCK_FOR)
         await jobs.read_when_finished(first)
@@ -123,7 +131,13 @@ async def test_reaper_keeps_sweeping_and_reaps_a_job_stuck_later(variant, databa
 
 
 @pytest.mark.standardized
-async def test_reaper_logs_a_failing_sweep_and_sweeps_again(database_url, settings, jobs, caplog, monkeypatch):
+async def test_reaper_logs_a_failing_sweep_and_sweeps_again(
+    database_url: URL,
+    settings: Settings,
+    jobs: JobRows,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     sweep = standardized_reaper.reap_stuck_jobs
     outage = ConnectionError("the database is restarting")
     failures = iter([outage])
@@ -141,17 +155,17 @@ async def test_reaper_logs_a_failing_sweep_and_sweeps_again(database_url, settin
     assert reaped.status == JobStatus.failed
     [logged] = [record for record in caplog.records if record.name == STANDARDIZED_LOGGER and record.exc_info]
     assert logged.getMessage() == f"job reaper: sweep failed, next one in {SWEEP_INTERVAL:g} s"
-    assert logged.exc_info[1] is outage
+    assert logged.exc_info is not None and logged.exc_info[1] is outage
 
 
-def running_reapers(module) -> list[asyncio.Task]:
+def running_reapers(module: ModuleType) -> list[asyncio.Task[None]]:
     """The unfinished tasks running `module.run_job_reaper`."""
     code = module.run_job_reaper.__code__
     return [task for task in asyncio.all_tasks() if getattr(task.get_coro(), "cr_code", None) is code]
 
 
 @pytest.mark.standardized
-async def test_reaper_task_is_cancelled_at_shutdown(database_url, settings):
+async def test_reaper_task_is_cancelled_at_shutdown(database_url: URL, settings: Settings) -> None:
     async with serving("standardized", database_url, settings):
         [reaper] = running_reapers(standardized_reaper)
         assert not reaper.done()
@@ -162,7 +176,9 @@ async def test_reaper_task_is_cancelled_at_shutdown(database_url, settings):
 
 
 @pytest.mark.standardized
-async def test_background_session_used_after_close_raises_instead_of_reconnecting(database_url, settings):
+async def test_background_session_used_after_close_raises_instead_of_reconnecting(
+    database_url: URL, settings: Settings
+) -> None:
     async with bound_engine(database_url, settings):
         async with get_background_session() as session:
             await session.execute(select(1))
@@ -178,7 +194,7 @@ async def test_background_session_used_after_close_raises_instead_of_reconnectin
 
 
 @pytest.mark.legacy
-async def test_legacy_request_session_reconnects_after_close_F8(database_url, settings):
+async def test_legacy_request_session_reconnects_after_close_F8(database_url: URL, settings: Settings) -> None:
     async with bound_engine(database_url, settings):
         # The request session as FastAPI closes it at the end of the dependency's scope: before
         # the background tasks with scope="function" (and on FastAPI 0.106-0.117), after them by default.
@@ -193,7 +209,9 @@ async def test_legacy_request_session_reconnects_after_close_F8(database_url, se
 
 
 @pytest.mark.legacy
-async def test_legacy_reaper_logs_from_jobs_its_closed_session_detached_F7(database_url, settings, jobs):
+async def test_legacy_reaper_logs_from_jobs_its_closed_session_detached_F7(
+    database_url: URL, settings: Settings, jobs: JobRows
+) -> None:
     stuck = await jobs.insert(status=JobStatus.processing, idle_for=STUCK_FOR)
 
     async with bound_engine(database_url, settings):
@@ -209,8 +227,8 @@ async def test_legacy_reaper_logs_from_jobs_its_closed_session_detached_F7(datab
 
 @pytest.mark.legacy
 async def test_legacy_reaper_dies_with_its_first_reaped_job_and_never_sweeps_again_F7(
-    database_url, settings, jobs, caplog
-):
+    database_url: URL, settings: Settings, jobs: JobRows, caplog: pytest.LogCaptureFixture
+) -> None:
     async with serving("legacy", database_url, settings, reaper_interval=SWEEP_INTERVAL):
         first = await jobs.insert(status=JobStatus.processing, idle_for=STUCK_FOR)
         await jobs.read_when_finished(first)
@@ -224,5 +242,6 @@ async def test_legacy_reaper_dies_with_its_first_reaped_job_and_never_sweeps_aga
     [died] = [
         record for record in caplog.records if record.getMessage().startswith("Task exception was never retrieved")
     ]
+    assert died.exc_info is not None
     assert (died.name, type(died.exc_info[1])) == ("asyncio", DetachedInstanceError)
     assert DETACHED_REFRESH in str(died.exc_info[1])

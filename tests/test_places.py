@@ -11,16 +11,19 @@ import importlib
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from playbook.app.database import get_pool_stats
 from playbook.app.factory import create_app
 from playbook.app.models import JobPlace, Place
-from playbook.harness.server import serve_in_process
+from playbook.app.settings import Settings, Variant
+from playbook.harness.server import RunningApp, serve_in_process
 from playbook.harness.simulator.places_api import PlacesApi, search_results
 from playbook.upstream.places import MAX_ATTEMPTS
 from tests.helpers import (
@@ -42,7 +45,7 @@ F11 = "the task logs the upstream error and records nothing; the job stays proce
 F10_F11 = "each search holds a connection across its pages: the others and the API's reads time out"
 
 
-def expected_places(query: str, location: str) -> list[dict]:
+def expected_places(query: str, location: str) -> list[dict[str, Any]]:
     """What the results endpoint returns for a search the simulator answers in full."""
     return [
         {
@@ -55,14 +58,14 @@ def expected_places(query: str, location: str) -> list[dict]:
     ]
 
 
-async def test_search_is_accepted_as_pending(app):
+async def test_search_is_accepted_as_pending(app: RunningApp) -> None:
     accepted = await submit(app, SEARCH, DENTIST)
     assert (accepted["kind"], accepted["status"], accepted["total_items"]) == ("places_search", "pending", 0)
     assert accepted["start_time"] is None and accepted["end_time"] is None
     await app.wait_idle()
 
 
-async def test_search_reads_every_page_and_stores_each_place_once(app, read_engine):
+async def test_search_reads_every_page_and_stores_each_place_once(app: RunningApp, read_engine: AsyncEngine) -> None:
     job = await run_to_end(app, SEARCH, DENTIST)
 
     assert job["status"] == "completed"
@@ -84,7 +87,7 @@ async def test_search_reads_every_page_and_stores_each_place_once(app, read_engi
     assert get_pool_stats().checked_out == 0, "a connection was left checked out"
 
 
-async def test_next_page_waits_until_its_token_is_valid(app):
+async def test_next_page_waits_until_its_token_is_valid(app: RunningApp) -> None:
     job = await run_to_end(app, SEARCH, {"query": "pizza restaurant", "location": AUSTIN})
 
     # Each token is refused until token_delay_ms after it was issued: two waits at least.
@@ -93,7 +96,7 @@ async def test_next_page_waits_until_its_token_is_valid(app):
     assert len((await read_results(app, job["id"]))["places"]) == 48
 
 
-async def test_places_found_by_two_searches_are_stored_once(app, read_engine):
+async def test_places_found_by_two_searches_are_stored_once(app: RunningApp, read_engine: AsyncEngine) -> None:
     first = await run_to_end(app, SEARCH, DENTIST)
     places_after_first = await count_rows(read_engine, Place)
     second = await run_to_end(app, SEARCH, DENTIST)
@@ -104,7 +107,7 @@ async def test_places_found_by_two_searches_are_stored_once(app, read_engine):
     assert (await read_results(app, second["id"]))["places"] == first_places == expected_places("dentist", AUSTIN)
 
 
-async def test_rate_limited_pages_are_retried(app):
+async def test_rate_limited_pages_are_retried(app: RunningApp) -> None:
     # Every page is refused once with OVER_QUERY_LIMIT before it is answered.
     job = await run_to_end(app, SEARCH, {"query": "ratelimit dentist", "location": AUSTIN})
 
@@ -113,7 +116,7 @@ async def test_rate_limited_pages_are_retried(app):
     assert (await read_results(app, job["id"]))["places"] == expected_places("ratelimit dentist", AUSTIN)
 
 
-async def test_zero_results_is_a_completed_search_without_places(app):
+async def test_zero_results_is_a_completed_search_without_places(app: RunningApp) -> None:
     job = await run_to_end(app, SEARCH, {"query": "dentist", "location": "Nowhere"})
 
     assert job["status"] == "completed"
@@ -131,7 +134,9 @@ FIRST_PAGE_FAILURES = {
 
 @pytest.mark.fails_on_legacy("F11", reason=F11)
 @pytest.mark.parametrize(("query", "reason"), FIRST_PAGE_FAILURES.values(), ids=FIRST_PAGE_FAILURES.keys())
-async def test_search_whose_first_page_fails_ends_failed_with_the_reason(app, query, reason):
+async def test_search_whose_first_page_fails_ends_failed_with_the_reason(
+    app: RunningApp, query: str, reason: str
+) -> None:
     job = await run_to_end(app, SEARCH, {"query": query, "location": AUSTIN})
 
     assert job["status"] == "failed"
@@ -144,7 +149,7 @@ async def test_search_whose_first_page_fails_ends_failed_with_the_reason(app, qu
 
 
 @pytest.mark.fails_on_legacy("F11", reason=F11)
-async def test_search_whose_later_page_fails_keeps_the_earlier_pages_as_partial(app):
+async def test_search_whose_later_page_fails_keeps_the_earlier_pages_as_partial(app: RunningApp) -> None:
     # "fail dentist": 36 places on 2 pages; the second answers HTTP 500.
     job = await run_to_end(app, SEARCH, {"query": "fail dentist", "location": AUSTIN})
 
@@ -155,7 +160,9 @@ async def test_search_whose_later_page_fails_keeps_the_earlier_pages_as_partial(
     assert (await read_results(app, job["id"]))["places"] == expected_places("fail dentist", AUSTIN)[:20]
 
 
-async def test_search_run_again_counts_and_stores_the_same(app, variant, read_engine):
+async def test_search_run_again_counts_and_stores_the_same(
+    app: RunningApp, variant: Variant, read_engine: AsyncEngine
+) -> None:
     job = await run_to_end(app, SEARCH, DENTIST)
     places_before = await count_rows(read_engine, Place)
     service = importlib.import_module(f"{variant}.services.places.places_search_service")
@@ -182,7 +189,9 @@ BAD_SEARCHES = {
 
 
 @pytest.mark.parametrize(("body", "message"), BAD_SEARCHES.values(), ids=BAD_SEARCHES.keys())
-async def test_bad_search_gets_a_clear_422_and_writes_nothing(app, read_engine, body, message):
+async def test_bad_search_gets_a_clear_422_and_writes_nothing(
+    app: RunningApp, read_engine: AsyncEngine, body: dict[str, Any], message: str
+) -> None:
     await assert_rejected_without_writing(app, read_engine, SEARCH, body, message)
 
 
@@ -197,12 +206,12 @@ POOL_TIMED_OUT = "QueuePool limit of size 2 overflow 0 reached, connection timed
 
 @dataclass
 class ConcurrentRun:
-    jobs: list[dict]
+    jobs: list[dict[str, Any]]
     read_statuses: list[int]  # of the API's own reads made while the searches ran
     escaped: list[BaseException]
 
 
-async def run_concurrent_searches(variant, database_url, settings) -> ConcurrentRun:
+async def run_concurrent_searches(variant: Variant, database_url: URL, settings: Settings) -> ConcurrentRun:
     app_settings = settings.model_copy(update=SMALL_POOL)
     async with serve_in_process(create_app(variant, database_url=database_url, settings=app_settings)) as app:
         accepted = await asyncio.gather(*(submit(app, SEARCH, body) for body in CONCURRENT_SEARCHES))
@@ -216,7 +225,9 @@ async def run_concurrent_searches(variant, database_url, settings) -> Concurrent
 
 
 @pytest.mark.fails_on_legacy("F10", "F11", reason=F10_F11)
-async def test_concurrent_searches_on_a_small_pool_all_complete_and_reads_succeed(variant, database_url, settings):
+async def test_concurrent_searches_on_a_small_pool_all_complete_and_reads_succeed(
+    variant: Variant, database_url: URL, settings: Settings
+) -> None:
     run = await run_concurrent_searches(variant, database_url, settings)
 
     assert [job["status"] for job in run.jobs] == ["completed"] * 4
@@ -226,7 +237,9 @@ async def test_concurrent_searches_on_a_small_pool_all_complete_and_reads_succee
 
 
 @pytest.mark.legacy
-async def test_legacy_concurrent_searches_exhaust_the_pool_F10(database_url, settings, caplog):
+async def test_legacy_concurrent_searches_exhaust_the_pool_F10(
+    database_url: URL, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     run = await run_concurrent_searches("legacy", database_url, settings)
 
     # How it shows: two searches hold both connections from their first page on; the other

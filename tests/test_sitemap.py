@@ -9,9 +9,11 @@ assert each failure itself, and the `test_standardized_*` ones what the pattern 
 
 import traceback
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import InvalidRequestError, MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
@@ -21,8 +23,9 @@ from playbook.app.database import get_pool_stats
 from playbook.app.factory import create_app
 from playbook.app.models import Job, SitemapFile, SitemapUrl
 from playbook.app.schemas import MAX_SITEMAP_DOMAINS
-from playbook.harness.server import serve_in_process
-from playbook.upstream.sitemaps import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN
+from playbook.app.settings import Settings
+from playbook.harness.server import RunningApp, serve_in_process
+from playbook.upstream.sitemaps import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN, Sitemap, crawl_domain
 from standardized.services.sitemap import background_service as standardized_service
 from tests.helpers import (
     assert_rejected_without_writing,
@@ -41,7 +44,7 @@ F9_F11 = "the domains share one session under asyncio.gather; the job stays proc
 F3_F11 = "the batch reads job.updated_at after committing; the job stays processing"
 
 
-def default_tree(host: str) -> list[dict]:
+def default_tree(host: str) -> list[dict[str, Any]]:
     """The documents the simulator serves for an ordinary host, as GET .../results lists them."""
     index, archive = f"http://{host}/sitemap_index.xml", f"http://{host}/sitemap-archive.xml"
     documents = [
@@ -57,7 +60,7 @@ def default_tree(host: str) -> list[dict]:
     ]
 
 
-def default_urls(host: str) -> list[dict]:
+def default_urls(host: str) -> list[dict[str, Any]]:
     pages = [
         ("/", "2024-05-01"),
         ("/about", "2024-04-12"),
@@ -82,21 +85,21 @@ async def stored_sitemaps(engine: AsyncEngine, job_id: str) -> list[tuple[str, s
             .group_by(SitemapFile.id, parent.url)
             .order_by(SitemapFile.id)
         )
-        return [tuple(row) for row in rows]
+        return [(url, kind, parent_url, url_rows) for url, kind, parent_url, url_rows in rows]
 
 
-def as_stored(files: list[dict]) -> list[tuple[str, str, str | None, int]]:
+def as_stored(files: list[dict[str, Any]]) -> list[tuple[str, str, str | None, int]]:
     return [(file["url"], file["kind"], file["parent_url"], file["url_count"]) for file in files]
 
 
-def by_domain(files: list[dict]) -> dict[str, list[dict]]:
-    grouped: dict[str, list[dict]] = {}
+def by_domain(files: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
     for file in files:
         grouped.setdefault(file["domain"], []).append(file)
     return grouped
 
 
-def assert_clean_finish(app) -> None:
+def assert_clean_finish(app: RunningApp) -> None:
     assert app.escaped_exceptions == []
     assert get_pool_stats().checked_out == 0, "a connection was left checked out"
 
@@ -109,7 +112,9 @@ def assert_clean_finish(app) -> None:
     ],
     ids=["scan", "batch"],
 )
-async def test_scan_and_batch_are_accepted_as_pending(app, path, body, kind, total):
+async def test_scan_and_batch_are_accepted_as_pending(
+    app: RunningApp, path: str, body: dict[str, Any], kind: str, total: int
+) -> None:
     accepted = await submit(app, path, body)
     assert accepted["status"] == "pending"
     assert (accepted["kind"], accepted["total_items"]) == (kind, total)
@@ -119,7 +124,7 @@ async def test_scan_and_batch_are_accepted_as_pending(app, path, body, kind, tot
 
 
 @pytest.mark.fails_on_legacy("F1", "F11", reason=F1_F11)
-async def test_scan_stores_every_sitemap_and_url(app, read_engine):
+async def test_scan_stores_every_sitemap_and_url(app: RunningApp, read_engine: AsyncEngine) -> None:
     job = await run_to_end(app, SCAN, {"domain": "shop.test"})
 
     assert job["status"] == "completed"
@@ -154,7 +159,7 @@ async def test_scan_stores_every_sitemap_and_url(app, read_engine):
         ("norobots-1.test", [("http://norobots-1.test/", "2024-01-15"), ("http://norobots-1.test/faq", "2024-01-16")]),
     ],
 )
-async def test_scan_falls_back_to_sitemap_xml(app, domain, urls):
+async def test_scan_falls_back_to_sitemap_xml(app: RunningApp, domain: str, urls: list[tuple[str, str | None]]) -> None:
     job = await run_to_end(app, SCAN, {"domain": domain})
 
     assert (job["status"], job["completed_count"], job["failed_count"]) == ("completed", 1, 0)
@@ -179,13 +184,15 @@ UNREADABLE = {
     "junk-1.test": "http://junk-1.test/sitemap.xml: malformed XML (not well-formed",
     "nositemap-1.test": "http://nositemap-1.test/sitemap.xml: HTTP 404",
     "huge-1.test": f"more than {MAX_URLS_PER_DOMAIN} URLs (the cap per domain) at http://huge-1.test/sitemap.xml",
-    "deep-1.test": f"http://deep-1.test/sitemap-deep-5.xml: sitemap indexes nested more than {MAX_INDEX_DEPTH} levels deep",
+    "deep-1.test": (
+        f"http://deep-1.test/sitemap-deep-5.xml: sitemap indexes nested more than {MAX_INDEX_DEPTH} levels deep"
+    ),
 }
 
 
 @pytest.mark.fails_on_legacy("F1", "F11", reason=F1_F11)
 @pytest.mark.parametrize(("domain", "reason"), UNREADABLE.items(), ids=UNREADABLE.keys())
-async def test_scan_of_an_unreadable_domain_fails_with_the_reason(app, domain, reason):
+async def test_scan_of_an_unreadable_domain_fails_with_the_reason(app: RunningApp, domain: str, reason: str) -> None:
     job = await run_to_end(app, SCAN, {"domain": domain})
 
     assert (job["status"], job["completed_count"], job["failed_count"]) == ("failed", 0, 1)
@@ -199,7 +206,7 @@ async def test_scan_of_an_unreadable_domain_fails_with_the_reason(app, domain, r
 
 
 @pytest.mark.fails_on_legacy("F9", "F11", reason=F9_F11)
-async def test_batch_scans_every_domain(app, read_engine):
+async def test_batch_scans_every_domain(app: RunningApp, read_engine: AsyncEngine) -> None:
     domains = ["shop.test", "flat-1.test", "norobots-1.test", "blog.test"]
     job = await run_to_end(app, BATCH, {"domains": domains})
 
@@ -216,20 +223,20 @@ async def test_batch_scans_every_domain(app, read_engine):
     ]
     assert len(results["urls"]) == 7 + 7 + 3 + 2
     async with AsyncSession(read_engine) as session:
-        stored = await session.get(Job, uuid.UUID(job["id"]))
+        stored = await session.get_one(Job, uuid.UUID(job["id"]))
         assert (stored.status, stored.completed_count) == ("completed", 4)
     assert len(await stored_sitemaps(read_engine, job["id"])) == 5 + 5 + 1 + 1
     assert_clean_finish(app)
 
 
 @pytest.mark.fails_on_legacy("F9", "F11", reason=F9_F11)
-async def test_batch_goes_pending_processing_completed(app):
+async def test_batch_goes_pending_processing_completed(app: RunningApp) -> None:
     accepted = await submit(app, BATCH, {"domains": ["slow-1.test", "slow-2.test", "shop.test"]})
     assert await statuses_seen(app, accepted) == ["pending", "processing", "completed"]
 
 
 @pytest.mark.fails_on_legacy("F9", "F11", reason=F9_F11)
-async def test_batch_records_failing_domains_and_continues(app):
+async def test_batch_records_failing_domains_and_continues(app: RunningApp) -> None:
     failing = ["fail-1.test", "malformed-1.test", "nositemap-1.test", "timeout-1.test"]
     job = await run_to_end(app, BATCH, {"domains": ["shop.test", *failing, "flat-1.test"]})
 
@@ -249,7 +256,7 @@ async def test_batch_records_failing_domains_and_continues(app):
 
 
 @pytest.mark.fails_on_legacy("F9", "F11", reason=F9_F11)
-async def test_batch_with_every_domain_failing_ends_failed(app):
+async def test_batch_with_every_domain_failing_ends_failed(app: RunningApp) -> None:
     job = await run_to_end(app, BATCH, {"domains": ["fail-1.test", "nositemap-1.test"]})
 
     assert job["status"] == "failed"
@@ -259,7 +266,7 @@ async def test_batch_with_every_domain_failing_ends_failed(app):
 
 
 @pytest.mark.fails_on_legacy("F3", "F11", reason=F3_F11)
-async def test_batch_of_one_domain_completes(app, read_engine):
+async def test_batch_of_one_domain_completes(app: RunningApp, read_engine: AsyncEngine) -> None:
     job = await run_to_end(app, BATCH, {"domains": ["shop.test"]})
 
     assert (job["status"], job["completed_count"], job["failed_count"]) == ("completed", 1, 0)
@@ -301,12 +308,16 @@ BAD_REQUESTS = {
 
 
 @pytest.mark.parametrize(("path", "body", "message"), BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
-async def test_bad_request_gets_a_clear_422_and_writes_nothing(app, read_engine, path, body, message):
+async def test_bad_request_gets_a_clear_422_and_writes_nothing(
+    app: RunningApp, read_engine: AsyncEngine, path: str, body: dict[str, Any], message: str
+) -> None:
     await assert_rejected_without_writing(app, read_engine, path, body, message)
 
 
 @pytest.mark.standardized
-async def test_standardized_rerun_replaces_what_the_earlier_attempt_stored_R7(database_url, settings, read_engine):
+async def test_standardized_rerun_replaces_what_the_earlier_attempt_stored_R7(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
     domains = ["shop.test", "flat-1.test", "fail-1.test"]
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as app:
         first = await run_to_end(app, BATCH, {"domains": domains})
@@ -323,11 +334,12 @@ async def test_standardized_rerun_replaces_what_the_earlier_attempt_stored_R7(da
 
 
 @pytest.mark.standardized
-async def test_standardized_batch_crawls_a_bounded_number_of_domains_at_once_F9(database_url, settings, monkeypatch):
-    crawl_domain = standardized_service.crawl_domain
+async def test_standardized_batch_crawls_a_bounded_number_of_domains_at_once_F9(
+    database_url: URL, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     crawling = peak_crawling = 0
 
-    async def counted_crawl(domain: str):
+    async def counted_crawl(domain: str) -> list[Sitemap]:
         nonlocal crawling, peak_crawling
         crawling += 1
         peak_crawling = max(peak_crawling, crawling)
@@ -351,8 +363,10 @@ async def test_standardized_batch_crawls_a_bounded_number_of_domains_at_once_F9(
 
 
 @pytest.mark.standardized
-async def test_standardized_unexpected_error_fails_the_job_and_records_it_R5_R6(database_url, settings, monkeypatch):
-    async def crawl_with_a_bug(domain: str):
+async def test_standardized_unexpected_error_fails_the_job_and_records_it_R5_R6(
+    database_url: URL, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def crawl_with_a_bug(domain: str) -> list[Sitemap]:
         raise RuntimeError(f"bug while crawling {domain}")
 
     monkeypatch.setattr(standardized_service, "crawl_domain", crawl_with_a_bug)
@@ -371,11 +385,13 @@ def failing_line(exc: BaseException) -> str:
     *_, innermost = (
         frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == legacy_service.__file__
     )
-    return innermost.line
+    return innermost.line or ""
 
 
 @pytest.mark.legacy
-async def test_legacy_domain_scan_dies_on_lazy_load_F1(database_url, settings, read_engine):
+async def test_legacy_domain_scan_dies_on_lazy_load_F1(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
     async with serve_in_process(create_app("legacy", database_url=database_url, settings=settings)) as app:
         accepted = await submit(app, SCAN, {"domain": "shop.test"})
         await app.wait_idle()
@@ -387,7 +403,7 @@ async def test_legacy_domain_scan_dies_on_lazy_load_F1(database_url, settings, r
     assert str(escaped).startswith("greenlet_spawn has not been called; can't call await_")
     assert "job.sitemap_files" in failing_line(escaped)
     async with AsyncSession(read_engine) as session:
-        stored = await session.get(Job, uuid.UUID(accepted["id"]))
+        stored = await session.get_one(Job, uuid.UUID(accepted["id"]))
         assert (stored.status, stored.completed_count, stored.failed_count, stored.end_time) == (
             "processing",
             1,
@@ -401,7 +417,9 @@ async def test_legacy_domain_scan_dies_on_lazy_load_F1(database_url, settings, r
 
 
 @pytest.mark.legacy
-async def test_legacy_batch_dies_on_shared_session_in_gather_F9(database_url, settings, read_engine):
+async def test_legacy_batch_dies_on_shared_session_in_gather_F9(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
     async with serve_in_process(create_app("legacy", database_url=database_url, settings=settings)) as app:
         accepted = await submit(app, BATCH, {"domains": ["shop.test", "blog.test", "flat-1.test"]})
         await app.wait_idle()
@@ -413,7 +431,7 @@ async def test_legacy_batch_dies_on_shared_session_in_gather_F9(database_url, se
     )
     assert failing_line(escaped) == "async with session.begin_nested():"
     async with AsyncSession(read_engine) as session:
-        stored = await session.get(Job, uuid.UUID(accepted["id"]))
+        stored = await session.get_one(Job, uuid.UUID(accepted["id"]))
         assert stored.status == "processing" and stored.start_time is not None
         assert (stored.completed_count, stored.failed_count, stored.end_time) == (0, 0, None)
     # The one domain that got the session finished, and went with the session's rollback.
@@ -421,7 +439,9 @@ async def test_legacy_batch_dies_on_shared_session_in_gather_F9(database_url, se
 
 
 @pytest.mark.legacy
-async def test_legacy_single_domain_batch_dies_reading_onupdate_column_F3(database_url, settings, read_engine):
+async def test_legacy_single_domain_batch_dies_reading_onupdate_column_F3(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
     async with serve_in_process(create_app("legacy", database_url=database_url, settings=settings)) as app:
         accepted = await submit(app, BATCH, {"domains": ["shop.test"]})
         await app.wait_idle()
@@ -431,7 +451,7 @@ async def test_legacy_single_domain_batch_dies_reading_onupdate_column_F3(databa
     assert str(escaped).startswith("greenlet_spawn has not been called; can't call await_")
     assert "job.updated_at" in failing_line(escaped)
     async with AsyncSession(read_engine) as session:
-        stored = await session.get(Job, uuid.UUID(accepted["id"]))
+        stored = await session.get_one(Job, uuid.UUID(accepted["id"]))
         assert (stored.status, stored.completed_count, stored.failed_count, stored.end_time) == (
             "processing",
             1,
