@@ -8,11 +8,12 @@ task engine that re-runs stalled jobs.
 
 import asyncio
 import logging
+import typing
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, Text, case, cast, func, update
+from sqlalchemy import ARRAY, CursorResult, Text, case, cast, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.app.models import Job, JobStatus
@@ -48,7 +49,8 @@ async def start_job(*, job_id: uuid.UUID) -> None:
                 item_results={},
             )
         )
-        if started.rowcount != 1:
+        # An UPDATE's result is a CursorResult, which counts the rows; `execute` is typed for any statement.
+        if typing.cast(CursorResult[Any], started).rowcount != 1:
             raise LookupError(f"job {job_id} does not exist")
 
 
@@ -105,7 +107,9 @@ async def fail_job(*, job_id: uuid.UUID, error: str) -> None:
         )
 
 
-async def run_workers(*, items: list[T], workers: int, work: Callable[[Iterator[T]], Awaitable[None]]) -> None:
+async def run_workers(
+    *, items: list[T], workers: int, work: Callable[[Iterator[T]], Coroutine[Any, Any, None]]
+) -> None:
     """Run `workers` copies of `work` over one shared iterator of `items` (R4).
 
     Each worker takes the next item when it is free and opens its own sessions; a

@@ -13,8 +13,9 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from typing import TypedDict
 
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.app.models import BatchItem
@@ -24,7 +25,14 @@ from standardized.jobs import finish_job, record_items, run_job, run_workers, st
 
 logger = logging.getLogger(__name__)
 
-Outcome = dict[str, str | int | None]
+
+class Outcome(TypedDict):
+    """What is stored for one item: the columns of its `BatchItem` row that the fetch decides."""
+
+    status: str
+    http_status: int | None
+    title: str | None
+    error: str | None
 
 
 async def process_batch_with_own_session(batch_id: uuid.UUID, items: list[str]) -> None:
@@ -90,7 +98,7 @@ async def write_outcomes(*, session: AsyncSession, batch_id: uuid.UUID, outcomes
     await record_items(session=session, job_id=batch_id, errors={item: row["error"] for item, row in outcomes.items()})
 
 
-def _upsert_items_statement():
+def _upsert_items_statement() -> Insert:
     # Upsert, so a re-run overwrites what an earlier attempt wrote (R7). Built once: a Core
     # statement on the table, executed with a list of rows, compiles once and is cached.
     statement = insert(BatchItem.__table__)
