@@ -43,11 +43,11 @@ class PoolStats:
         event.listen(engine.sync_engine, "checkout", self._on_checkout)
         event.listen(engine.sync_engine, "checkin", self._on_checkin)
 
-    def _on_checkout(self, *_args) -> None:
+    def _on_checkout(self, *_args: object) -> None:
         self.checked_out += 1
         self.peak = max(self.peak, self.checked_out)
 
-    def _on_checkin(self, *_args) -> None:
+    def _on_checkin(self, *_args: object) -> None:
         self.checked_out -= 1
 
 

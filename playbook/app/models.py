@@ -8,9 +8,9 @@ and writes them; the models do not protect against misuse.
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy import DateTime, ForeignKey, String, Table, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -42,7 +42,15 @@ TERMINAL_STATUSES = frozenset({JobStatus.completed, JobStatus.partial, JobStatus
 
 
 class Base(AsyncAttrs, DeclarativeBase):
-    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, str]: JSONB, dict[str, Any]: JSONB}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(timezone=True),
+        dict[str, str]: JSONB,
+        dict[str, Any]: JSONB,
+    }
+    if TYPE_CHECKING:
+        # Every model here names a `__tablename__`, so its `__table__` is a `Table`: typed as
+        # such, Core statements on it (insert, update) type-check. SQLAlchemy types it `FromClause`.
+        __table__: ClassVar[Table]
 
 
 class Job(Base):

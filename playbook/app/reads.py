@@ -5,6 +5,7 @@ never an object left in some task's memory.
 """
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, assert_never
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -38,7 +39,7 @@ from playbook.app.schemas import (
 router = APIRouter()
 
 
-async def get_read_session():
+async def get_read_session() -> AsyncIterator[AsyncSession]:
     async with AsyncSession(get_engine(), expire_on_commit=False) as session:
         yield session
 

@@ -136,7 +136,8 @@ def check_code_blocks(opened: Visit) -> str:
 
 
 def _selected_tabs(page: Page) -> list[str]:
-    return page.evaluate(SELECTED_TABS_JS)
+    selected: list[str] = page.evaluate(SELECTED_TABS_JS)
+    return selected
 
 
 def check_linked_tabs(opened: Visit) -> str:

@@ -27,10 +27,11 @@ import sysconfig
 import traceback
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import select
@@ -81,6 +82,7 @@ EMAIL_SCAN_LEFTOVERS = (
 )
 
 Captured = dict[Path, str]
+T = TypeVar("T")
 
 
 class NotReproduced(AssertionError):
@@ -142,9 +144,16 @@ def _log_line(record: logging.LogRecord) -> str:
     return f"{record.levelname} {record.name}: {record.getMessage()}"
 
 
+def logged_exception(record: logging.LogRecord) -> BaseException:
+    """The exception a log record carries."""
+    if record.exc_info is None or record.exc_info[1] is None:
+        raise NotReproduced(f"{_log_line(record)}: logged without an exception")
+    return record.exc_info[1]
+
+
 def format_logged(record: logging.LogRecord) -> str:
     """A log record with its exception, as a logging handler would print it."""
-    return f"{_log_line(record)}\n{format_trimmed(record.exc_info[1])}"
+    return f"{_log_line(record)}\n{format_trimmed(logged_exception(record))}"
 
 
 def format_warning(warning: warnings.WarningMessage) -> str:
@@ -193,21 +202,23 @@ def logged_exceptions(*logger_names: str) -> Iterator[list[logging.LogRecord]]:
             logger.removeHandler(handler)
 
 
-def only(found: list, expected_type: type, where: str):
+def only(found: Sequence[T], expected_type: type[BaseException], where: str) -> T:
     """The one item of `found`, which must be (or carry) an exception of `expected_type`."""
-    exceptions = [item.exc_info[1] if isinstance(item, logging.LogRecord) else item for item in found]
+    exceptions = [logged_exception(item) if isinstance(item, logging.LogRecord) else item for item in found]
     if len(found) != 1 or type(exceptions[0]) is not expected_type:
         raise NotReproduced(f"{where}: expected one {expected_type.__name__}, got {exceptions!r}")
     return found[0]
 
 
 @asynccontextmanager
-async def legacy_app(url: URL, settings: Settings):
+async def legacy_app(url: URL, settings: Settings) -> AsyncIterator[RunningApp]:
     async with serve_in_process(create_app("legacy", database_url=url, settings=settings)) as app:
         yield app
 
 
-async def submitted_and_finished(app: RunningApp, path: str, body: dict) -> tuple[httpx.Response, httpx.Response]:
+async def submitted_and_finished(
+    app: RunningApp, path: str, body: dict[str, Any]
+) -> tuple[httpx.Response, httpx.Response]:
     """The 202 for a new job, and the job read back once its background task has ended."""
     accepted = await app.client.post(path, json=body)
     await app.wait_idle()
@@ -230,12 +241,12 @@ async def batch_failure(url: URL, settings: Settings) -> Captured:
 
 async def sitemap_failures(url: URL, settings: Settings) -> Captured:
     """F1, F9, F3: a scan, a batch of several domains, a batch of one (tests/test_sitemap.py)."""
-    runs = {
+    runs: dict[str, tuple[str, dict[str, Any], type[BaseException]]] = {
         "F1": ("/api/v3/sitemap/scan", {"domain": SITEMAP_DOMAINS[0]}, MissingGreenlet),
         "F9": ("/api/v3/sitemap/batch", {"domains": SITEMAP_DOMAINS}, InvalidRequestError),
         "F3": ("/api/v3/sitemap/batch", {"domains": SITEMAP_DOMAINS[:1]}, MissingGreenlet),
     }
-    captured = {}
+    captured: Captured = {}
     for failure, (path, body, expected) in runs.items():
         async with legacy_app(url, settings) as app:
             await submitted_and_finished(app, path, body)
@@ -292,7 +303,8 @@ async def job_reaper_failure(url: URL, settings: Settings) -> Captured:
         with logged_exceptions(ASYNCIO_LOGGER) as logged:
             async with legacy_app(url, settings):
                 # The commit comes before the log line that raises: the job ends failed all the same.
-                while await _job_status(own_engine, stuck_id) != JobStatus.failed:
+                # The reaper tells nothing but the row: poll the database for it.
+                while await _job_status(own_engine, stuck_id) != JobStatus.failed:  # noqa: ASYNC110
                     await asyncio.sleep(0.02)
             # Nothing kept the reaper's task: its exception is logged when the task is collected.
             gc.collect()
@@ -310,7 +322,7 @@ async def _insert_stuck_job(engine: AsyncEngine) -> uuid.UUID:
     return job.id
 
 
-async def _job_status(engine: AsyncEngine, job_id: uuid.UUID) -> str:
+async def _job_status(engine: AsyncEngine, job_id: uuid.UUID) -> str | None:
     async with AsyncSession(engine) as session:
         return await session.scalar(select(Job.status).where(Job.id == job_id))
 
@@ -351,9 +363,9 @@ async def places_pool_exhaustion(url: URL, settings: Settings) -> Captured:
         async with legacy_app(url, small_pool) as app:
             await asyncio.gather(*(app.client.post("/api/v3/places/search", json=body) for body in PLACES_SEARCHES))
             await app.wait_idle()
-    timed_out = [record for record in logged if type(record.exc_info[1]) is PoolTimeoutError]
+    timed_out = [record for record in logged if type(logged_exception(record)) is PoolTimeoutError]
     if not timed_out:
-        raise NotReproduced(f"legacy places: no pool timeout logged, got {[r.exc_info[1] for r in logged]!r}")
+        raise NotReproduced(f"legacy places: no pool timeout logged, got {[logged_exception(r) for r in logged]!r}")
     return {OUTPUT / "F10.txt": format_logged(timed_out[0])}
 
 

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL
 
@@ -33,8 +34,8 @@ class Scenario:
 
     name: str
     path: str
-    bodies: tuple[dict, ...]
-    settings: dict = field(default_factory=dict)
+    bodies: tuple[dict[str, Any], ...]
+    settings: dict[str, Any] = field(default_factory=dict)
     report_api: bool = False  # print how the API's own requests fared while the jobs ran
 
 
@@ -152,7 +153,7 @@ async def _run_scenario(app: RunningApp, variant: Variant, scenario: Scenario, l
     probe = ApiProbe()
     try:
         async with asyncio.timeout(BACKGROUND_TIMEOUT):
-            await asyncio.gather(app.wait_idle(BACKGROUND_TIMEOUT), _probe_api(app, job_ids[0], probe))
+            await asyncio.gather(app.wait_idle(), _probe_api(app, job_ids[0], probe))
     except TimeoutError:
         pass  # reported through the status: the jobs are still non-terminal
     seconds = time.perf_counter() - started
@@ -217,7 +218,8 @@ def _detail_lines(scenario: Scenario, outcome: Outcome) -> list[str]:
         lines.append(indent + "jobs: " + ", ".join(f"{count} {status}" for status, count in outcome.statuses.items()))
     if scenario.report_api:
         lines.append(
-            f"{indent}api while running: {outcome.api_ok} ok, {outcome.api_failed} failed, p95 {outcome.api_p95_seconds:.2f} s"
+            f"{indent}api while running: {outcome.api_ok} ok, {outcome.api_failed} failed,"
+            f" p95 {outcome.api_p95_seconds:.2f} s"
         )
     if outcome.logged_exceptions:
         lines.append(f"{indent}logged by the service: {_counts(outcome.logged_exceptions)}")

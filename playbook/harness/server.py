@@ -18,6 +18,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from playbook.helpers import loopback_socket
 
+# Longer than any background task of the spec runs; a task that hangs fails the caller instead.
+IDLE_TIMEOUT = 60.0
+
 
 class InFlight:
     """ASGI wrapper that counts HTTP calls still running; Starlette runs a response's
@@ -45,9 +48,8 @@ class InFlight:
     def idle(self) -> bool:
         return self._running == 0
 
-    async def wait_idle(self, timeout: float) -> None:
-        async with asyncio.timeout(timeout):
-            await self._idle.wait()
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
 
 
 class EscapedExceptions(logging.Handler):
@@ -79,9 +81,10 @@ class RunningApp:
         """No request or background task is running (the caller's own finished requests aside)."""
         return self.in_flight.idle
 
-    async def wait_idle(self, timeout: float = 60.0) -> None:
-        """Wait until every request and background task has finished."""
-        await self.in_flight.wait_idle(timeout)
+    async def wait_idle(self) -> None:
+        """Wait until every request and background task has finished; `TimeoutError` after `IDLE_TIMEOUT` s."""
+        async with asyncio.timeout(IDLE_TIMEOUT):
+            await self.in_flight.wait_idle()
 
 
 @asynccontextmanager

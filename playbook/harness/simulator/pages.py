@@ -7,7 +7,7 @@ Every home page is titled `Home of {host}`. The first label of the host picks th
 | `noemail-*`     | a home page and `/about`, with no e-mail address anywhere                      |
 | `deep-*`        | a chain `/level-1` -> `/level-2` -> ... -> `/level-8`, one address per level   |
 | `wide-*`        | a home page linking to `/page-1` ... `/page-40`, one address per page          |
-| `broken-*`      | the standard site, whose home also links to `/server-error` (HTTP 500) and to `/download` (not HTML) |
+| `broken-*`      | the standard site; its home also links to `/server-error` (HTTP 500) and `/download` (not HTML) |
 | anything else   | the standard site, below                                                       |
 
 The standard site: the home page links to `/about`, `/contact` and `/team`, to another

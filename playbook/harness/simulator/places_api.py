@@ -118,7 +118,7 @@ def search_results(query: str, location: str) -> list[dict[str, Any]]:
 
 def _place(query: str, location: str, number: int) -> dict[str, Any]:
     digest = hashlib.sha256(f"{query}|{location}|{number}".encode()).digest()
-    place = {
+    place: dict[str, Any] = {
         "place_id": "ChIJ" + base64.urlsafe_b64encode(digest).decode()[:23],
         "name": f"{query.title()} #{number}",
         "formatted_address": f"{100 + number} Main Street, {location}",
