@@ -17,7 +17,8 @@ None of these but the standardized ones is meant for the services; they exist to
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import asyncpg
 from advanced_alchemy.config import AsyncSessionConfig, SQLAlchemyAsyncConfig
@@ -33,7 +34,7 @@ from standardized.services.batch.batch_functions import (
     write_outcomes,
 )
 
-BatchRun = Callable[[uuid.UUID, list[str]], Awaitable[None]]
+BatchRun = Callable[[uuid.UUID, list[str]], Coroutine[Any, Any, None]]
 
 RAW_START_JOB = """
 UPDATE jobs SET status = 'processing', start_time = now(), end_time = NULL, completed_count = 0,

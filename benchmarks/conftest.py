@@ -7,12 +7,14 @@ so everything async (engine, connections, the simulator) lives on that runner's 
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
 from sqlalchemy.engine import URL
 
 from playbook.app.database import bound_engine, get_pool_stats
@@ -37,13 +39,15 @@ SITEMAP_DOMAINS = _numbers("BENCH_SITEMAP_DOMAINS", "2,8,32")  # domains, each 6
 PLACES_PAGES = _numbers("BENCH_PLACES_PAGES", "1,2,4")  # pages of one search; the simulator serves at most 4
 LATENCIES_MS = _numbers("BENCH_LATENCIES_MS", "0,50")
 
+T = TypeVar("T")
+
 
 @dataclass
 class BenchLoop:
     runner: asyncio.Runner
 
-    def run(self, awaitable):
-        return self.runner.run(awaitable)
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self.runner.run(coroutine)
 
 
 @pytest.fixture(scope="session")
@@ -106,11 +110,19 @@ def rounds(upstream_requests: int, latency_ms: int) -> int:
     return 1 if latency_ms and upstream_requests >= 100 else max(3, min(5, 500 // upstream_requests))
 
 
-def time_job(benchmark, loop: BenchLoop, *, kind: str, total_items: int, run, rounds: int) -> uuid.UUID:
+def time_job(
+    benchmark: BenchmarkFixture,
+    loop: BenchLoop,
+    *,
+    kind: str,
+    total_items: int,
+    run: Callable[[uuid.UUID], Coroutine[Any, Any, None]],
+    rounds: int,
+) -> uuid.UUID:
     """Time `run(job_id)` on a fresh job each round; the last round's job id, to read it back."""
     job_ids: list[uuid.UUID] = []
 
-    def new_job():
+    def new_job() -> tuple[tuple[uuid.UUID], dict[str, Any]]:
         job_ids.append(loop.run(create_job(kind, total_items)))
         get_pool_stats().reset_peak()
         return (job_ids[-1],), {}
@@ -119,7 +131,7 @@ def time_job(benchmark, loop: BenchLoop, *, kind: str, total_items: int, run, ro
     return job_ids[-1]
 
 
-def record_run(benchmark, *, service: str, variant: str, items: int, latency_ms: int) -> None:
+def record_run(benchmark: BenchmarkFixture, *, service: str, variant: str, items: int, latency_ms: int) -> None:
     """What `benchmarks/report.py` keys and reads the result by."""
     benchmark.extra_info.update(
         service=service,

@@ -30,11 +30,12 @@ import signal
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
@@ -179,7 +180,7 @@ def run_locust(phase: Phase, base_url: str, out_dir: Path) -> PhaseOutcome:
     return summarize_phase(phase.name, json.loads(stats_path.read_text()), Path(f"{prefix}_failures.csv"))
 
 
-def summarize_phase(name: str, entries: list[dict], failures_csv: Path) -> PhaseOutcome:
+def summarize_phase(name: str, entries: list[dict[str, Any]], failures_csv: Path) -> PhaseOutcome:
     http = [entry for entry in entries if entry["method"] != JOB_RECORD_TYPE]
     jobs = [entry for entry in entries if entry["method"] == JOB_RECORD_TYPE]
     submissions = [entry for entry in http if entry["method"] == "POST"]
@@ -196,7 +197,7 @@ def summarize_phase(name: str, entries: list[dict], failures_csv: Path) -> Phase
     )
 
 
-def latencies(entries: list[dict]) -> Latencies | None:
+def latencies(entries: list[dict[str, Any]]) -> Latencies | None:
     """Percentiles over the merged response-time histograms of `entries` (locust's buckets)."""
     histogram: Counter[int] = Counter()
     for entry in entries:
@@ -304,28 +305,29 @@ def render_table(outcomes: list[VariantOutcome]) -> str:
         "-" * (LABEL_WIDTH + 2 * CELL_WIDTH * len(outcomes)),
     ]
 
-    def phase_row(label: str, cell) -> None:
+    def phase_row(label: str, cell: Callable[[PhaseOutcome], object]) -> None:
         cells = [cell(phase) for outcome in outcomes for phase in outcome.phases]
         lines.append(f"{label:<{LABEL_WIDTH}}" + "".join(f"{_text(value):>{CELL_WIDTH}}" for value in cells))
 
-    def variant_row(label: str, cell) -> None:
+    def variant_row(label: str, cell: Callable[[VariantOutcome], object]) -> None:
         cells = [value for outcome in outcomes for value in ("", cell(outcome))]
         lines.append(f"{label:<{LABEL_WIDTH}}" + "".join(f"{_text(value):>{CELL_WIDTH}}" for value in cells))
 
     phase_row("requests", lambda phase: phase.requests)
     phase_row("failed requests", lambda phase: phase.failures)
     for percentile in ("p50", "p95", "p99"):
-        phase_row(f"cheap read {percentile} (ms)", lambda phase: phase.cheap and getattr(phase.cheap, percentile))
+        # Each row's cells are computed before the loop moves on: the lambdas never outlive `percentile`.
+        phase_row(f"cheap read {percentile} (ms)", lambda phase: phase.cheap and getattr(phase.cheap, percentile))  # noqa: B023
     for percentile in ("p50", "p95", "p99"):
         phase_row(
             f"job submission {percentile} (ms)",
-            lambda phase: phase.submission and getattr(phase.submission, percentile),
+            lambda phase: phase.submission and getattr(phase.submission, percentile),  # noqa: B023
         )
     phase_row("jobs accepted (202)", lambda phase: phase.jobs_accepted or None)
     phase_row("jobs polled: terminal/not", _polled_jobs)
     variant_row("jobs in the database", lambda outcome: outcome.jobs_stored)
     for status in ("completed", "partial", "failed"):
-        variant_row(f"jobs {status}", lambda outcome: outcome.jobs_with_status(status))
+        variant_row(f"jobs {status}", lambda outcome: outcome.jobs_with_status(status))  # noqa: B023 (as above)
     variant_row("jobs non-terminal", lambda outcome: outcome.jobs_not_terminal)
     variant_row(
         "cheap p95 with jobs/alone", lambda outcome: outcome.cheap_p95_ratio and f"{outcome.cheap_p95_ratio:.2f}x"
@@ -453,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     summary_path = REPORTS / "summary.json"
     write_summary(plan, outcomes, summary_path)
     print(
-        f"\n{_cores()} cores shared by locust, the app, the simulator and PostgreSQL; wrote {summary_path.relative_to(PROJECT_ROOT)}"
+        f"\n{_cores()} cores shared by locust, the app, the simulator and PostgreSQL;"
+        f" wrote {summary_path.relative_to(PROJECT_ROOT)}"
     )
     return 0
 

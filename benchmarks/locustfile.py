@@ -20,10 +20,12 @@ Traffic goes to 127.0.0.1 only; any other host is refused at startup.
 
 import itertools
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
 from locust import FastHttpUser, between, constant_throughput, events, task
+from locust.contrib.fasthttp import FastResponse
 from locust.env import Environment
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
@@ -56,23 +58,24 @@ class LocalUser(FastHttpUser):
 
 
 @events.init.add_listener
-def _refuse_other_hosts(environment: Environment, **_kwargs) -> None:
+def _refuse_other_hosts(environment: Environment, **_kwargs: object) -> None:
     host = environment.host or LocalUser.host
     if urlsplit(host).hostname != "127.0.0.1":
         raise SystemExit(f"this locustfile sends traffic to 127.0.0.1 only, not to {host}")
 
 
 @events.quitting.add_listener
-def _let_the_csv_catch_up(**_kwargs) -> None:
+def _let_the_csv_catch_up(**_kwargs: object) -> None:
     # Locust rewrites its CSV files once a second and not at the end: one more round after
     # the users have stopped makes them agree with the HTML report.
     gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.5)
 
 
-def _failure_reason(response) -> str:
+def _failure_reason(response: FastResponse) -> str:
     """What went wrong, in the words of the app: a health check's database error, a 422's detail."""
     if response.status_code == 0:
-        return f"no response: {response.error!r}"
+        # Status 0: locust's stand-in for a request that got no response; only it carries `error`.
+        return f"no response: {getattr(response, 'error', None)!r}"
     try:
         body = response.json()
     except ValueError:
@@ -115,7 +118,7 @@ class JobSubmitter(LocalUser):
     def email_scan(self) -> None:
         self._follow_job("email_scan", "/api/v3/email-scraper/scan", {"domain": _new_sites(1)[0]})
 
-    def _follow_job(self, kind: str, path: str, body: dict) -> None:
+    def _follow_job(self, kind: str, path: str, body: dict[str, Any]) -> None:
         submitted = time.perf_counter()
         job_id = self._submit(path, body)
         if job_id is None:
@@ -134,18 +137,19 @@ class JobSubmitter(LocalUser):
         if terminal:
             self.client.get(f"/api/v3/jobs/{job_id}/results", name="/api/v3/jobs/{id}/results")
 
-    def _submit(self, path: str, body: dict) -> str | None:
+    def _submit(self, path: str, body: dict[str, Any]) -> str | None:
         with self.client.post(path, json=body, catch_response=True) as response:
             if response.status_code != 202:
                 response.failure(_failure_reason(response))
                 return None
-            return response.json()["id"]
+            job_id: str = response.json()["id"]
+            return job_id
 
     def _wait_until_terminal(self, job_id: str) -> tuple[str, int]:
         """Poll the job; return its last status seen (or "unreadable") and the polls made."""
         deadline = time.monotonic() + MAX_JOB_WAIT
         status = "unreadable"
-        for polls in range(1, MAX_POLLS + 1):
+        for polls in range(1, MAX_POLLS + 1):  # noqa: B007 (returned after the loop: the polls made)
             response = self.client.get(f"/api/v3/jobs/{job_id}", name="/api/v3/jobs/{id}")
             if response.status_code == 200:
                 status = response.json()["status"]

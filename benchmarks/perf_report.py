@@ -9,11 +9,13 @@ missing; what is missing is said, never invented.
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 
 from benchmarks.report import ITEM_NAMES
 from playbook.app.settings import PROJECT_ROOT
@@ -24,29 +26,30 @@ SUMMARY = PROJECT_ROOT / "reports" / "perf" / "summary.json"
 DOCS = PROJECT_ROOT / "docs" / "generated" / "perf"
 
 
-def _read(path: Path) -> dict | list | None:
+def _read(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def bench_table(rows: list[dict]) -> str:
+def bench_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| service | items | upstream latency | variant | ms / item | × single session | × raw asyncpg | items / s "
         "| connections |",
         "|---|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {r['service']} | {r['items']} {_unit(r)} | {r['latency_ms']} ms | `{r['variant']}` | {r['ms_per_item']:.2f} "
-        f"| {r['vs_baseline']:.2f} | {r['vs_floor']:.2f} | {r['items_per_second']:.1f} | {r['connections']} |"
+        f"| {r['service']} | {r['items']} {_unit(r)} | {r['latency_ms']} ms | `{r['variant']}` "
+        f"| {r['ms_per_item']:.2f} | {r['vs_baseline']:.2f} | {r['vs_floor']:.2f} "
+        f"| {r['items_per_second']:.1f} | {r['connections']} |"
         for r in rows
     ]
     return "\n".join(lines) + "\n"
 
 
-def _unit(row: dict) -> str:
+def _unit(row: dict[str, Any]) -> str:
     return ITEM_NAMES.get(row["service"], "items")
 
 
-def load_table(load: dict) -> str:
+def load_table(load: dict[str, Any]) -> str:
     lines = [
         "| variant | phase | requests | failed | cheap p50 | cheap p95 | cheap p99 | submit p95 | jobs accepted |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -60,21 +63,22 @@ def load_table(load: dict) -> str:
                 f"| {submission.get('p95', '-')}{' ms' if submission else ''} | {phase['jobs_accepted']} |"
             )
     outcome = ", ".join(
-        f"{v['variant']}: {v['jobs_not_terminal']} jobs left non-terminal, cheap p95 with jobs {v['cheap_p95_ratio']:.2f}× alone"
+        f"{v['variant']}: {v['jobs_not_terminal']} jobs left non-terminal,"
+        f" cheap p95 with jobs {v['cheap_p95_ratio']:.2f}× alone"
         for v in load["variants"]
     )
     return "\n".join(lines) + f"\n\n{outcome}. Machine: {load['cores']} cores.\n"
 
 
-def plot_throughput(rows: list[dict], path: Path) -> None:
+def plot_throughput(rows: list[dict[str, Any]], path: Path) -> None:
     """One row of plots per service, one column per upstream latency."""
     services = list(dict.fromkeys(r["service"] for r in rows))
     latencies = sorted({r["latency_ms"] for r in rows})
     figure, axes = plt.subplots(
         len(services), len(latencies), figsize=(6 * len(latencies), 4 * len(services)), squeeze=False
     )
-    for service_axes, service in zip(axes, services):
-        for axis, latency in zip(service_axes, latencies):
+    for service_axes, service in zip(axes, services, strict=True):
+        for axis, latency in zip(service_axes, latencies, strict=True):
             _plot_bars(axis, [r for r in rows if r["service"] == service and r["latency_ms"] == latency])
             axis.set_title(f"{service} throughput, upstream latency {latency} ms")
         service_axes[0].legend(fontsize="small")
@@ -83,7 +87,7 @@ def plot_throughput(rows: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def _plot_bars(axis, subset: list[dict]) -> None:
+def _plot_bars(axis: Axes, subset: list[dict[str, Any]]) -> None:
     if not subset:
         axis.set_axis_off()
         return
@@ -102,7 +106,7 @@ def _plot_bars(axis, subset: list[dict]) -> None:
     axis.set_ylabel(f"{unit} / s")
 
 
-def plot_latency(load: dict, path: Path) -> None:
+def plot_latency(load: dict[str, Any], path: Path) -> None:
     figure, axis = plt.subplots(figsize=(8, 4))
     labels, groups = [], []
     for variant in load["variants"]:

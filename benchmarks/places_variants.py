@@ -16,7 +16,8 @@ these but the standardized one is meant for the service.
 """
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,7 @@ from standardized.services.places.places_search_service import (
     write_page,
 )
 
-PlacesRun = Callable[[uuid.UUID, str, str], Awaitable[None]]
+PlacesRun = Callable[[uuid.UUID, str, str], Coroutine[Any, Any, None]]
 
 _RAW_FORGET_PAGES = "DELETE FROM job_places WHERE job_id = $1"
 _RAW_SET_PAGES = "UPDATE jobs SET total_items = $2, updated_at = now() WHERE id = $1"

@@ -10,6 +10,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 BASELINE = "single_session"
 FLOOR = "raw_asyncpg"
@@ -54,11 +55,11 @@ def load_rows(path: Path) -> list[Row]:
     return rows
 
 
-def _key(extra_info: dict) -> tuple[str, str, int, int]:
+def _key(extra_info: dict[str, Any]) -> tuple[str, str, int, int]:
     return extra_info.get("service", "batch"), extra_info["variant"], extra_info["items"], extra_info["latency_ms"]
 
 
-def _table_order(keyed: tuple[tuple[str, str, int, int], dict]) -> tuple:
+def _table_order(keyed: tuple[tuple[str, str, int, int], dict[str, Any]]) -> tuple[int, str, int, int, str]:
     service, variant, items, latency_ms = keyed[0]
     return (
         list(ITEM_NAMES).index(service) if service in ITEM_NAMES else len(ITEM_NAMES),

@@ -17,7 +17,8 @@ on the batch job only. None of these but the standardized one is meant for the s
 """
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,7 @@ from standardized.services.sitemap.background_service import (
     store_domain,
 )
 
-SitemapRun = Callable[[uuid.UUID, list[str]], Awaitable[None]]
+SitemapRun = Callable[[uuid.UUID, list[str]], Coroutine[Any, Any, None]]
 
 _RAW_FORGET_DOMAIN = "DELETE FROM sitemap_files WHERE job_id = $1 AND domain = $2"
 _RAW_INSERT_FILE = """

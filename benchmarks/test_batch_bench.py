@@ -6,16 +6,19 @@ variant that stopped writing cannot post a good time. Ratios are computed by
 """
 
 import uuid
+from collections.abc import Callable
 
+import asyncpg
 import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
 from sqlalchemy import func, select
 
 from benchmarks import batch_variants
-from benchmarks.conftest import SIZES, record_run, rounds, time_job
+from benchmarks.conftest import SIZES, BenchLoop, record_run, rounds, time_job
 from playbook.app.models import BatchItem, Job
 from standardized.db import get_background_session
 
-VARIANTS = {
+VARIANTS: dict[str, Callable[[asyncpg.Connection], batch_variants.BatchRun]] = {
     "raw_asyncpg": lambda raw_connection: batch_variants.raw_asyncpg(raw_connection),
     "single_session": lambda _raw: batch_variants.single_session,
     "standardized": lambda _raw: batch_variants.standardized,
@@ -25,16 +28,24 @@ VARIANTS = {
 }
 
 
-async def _stored(job_id: uuid.UUID) -> tuple[str, int, int]:
+async def _stored(job_id: uuid.UUID) -> tuple[str, int, int | None]:
     async with get_background_session() as session:
-        job = await session.get(Job, job_id)
+        job = await session.get_one(Job, job_id)
         rows = await session.scalar(select(func.count()).select_from(BatchItem).where(BatchItem.job_id == job_id))
         return job.status, job.completed_count, rows
 
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_batch(benchmark, loop, engine_bound, raw_connection, upstream_latency, variant, size):
+def test_batch(
+    benchmark: BenchmarkFixture,
+    loop: BenchLoop,
+    engine_bound: None,
+    raw_connection: asyncpg.Connection,
+    upstream_latency: int,
+    variant: str,
+    size: int,
+) -> None:
     benchmark.group = f"batch {size} items, {upstream_latency} ms"
     run = VARIANTS[variant](raw_connection)
     items = [f"site-{n}.test" for n in range(size)]

@@ -9,17 +9,20 @@ time. Ratios are computed by `benchmarks/report.py` from the saved JSON, never a
 """
 
 import uuid
+from collections.abc import Callable
 
+import asyncpg
 import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
 from sqlalchemy import func, select
 
 from benchmarks import places_variants
-from benchmarks.conftest import PLACES_PAGES, record_run, rounds, time_job
+from benchmarks.conftest import PLACES_PAGES, BenchLoop, record_run, rounds, time_job
 from playbook.app.models import Job, JobPlace
 from playbook.harness.simulator.places_api import search_results
 from standardized.db import get_background_session
 
-VARIANTS = {
+VARIANTS: dict[str, Callable[[asyncpg.Connection], places_variants.PlacesRun]] = {
     "raw_asyncpg": lambda raw_connection: places_variants.raw_asyncpg(raw_connection),
     "single_session": lambda _raw: places_variants.single_session,
     "standardized": lambda _raw: places_variants.standardized,
@@ -28,16 +31,24 @@ LOCATION = "Austin, TX"
 QUERY_FOR_PAGES = {1: "bakery", 2: "dentists", 3: "vegan restaurant", 4: "independent bookshops"}
 
 
-async def _stored(job_id: uuid.UUID) -> tuple[str, int, int, int]:
+async def _stored(job_id: uuid.UUID) -> tuple[str, int, int, int | None]:
     async with get_background_session() as session:
-        job = await session.get(Job, job_id)
+        job = await session.get_one(Job, job_id)
         links = await session.scalar(select(func.count()).select_from(JobPlace).where(JobPlace.job_id == job_id))
         return job.status, job.total_items, job.completed_count, links
 
 
 @pytest.mark.parametrize("pages", PLACES_PAGES)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_places(benchmark, loop, engine_bound, raw_connection, upstream_latency, variant, pages):
+def test_places(
+    benchmark: BenchmarkFixture,
+    loop: BenchLoop,
+    engine_bound: None,
+    raw_connection: asyncpg.Connection,
+    upstream_latency: int,
+    variant: str,
+    pages: int,
+) -> None:
     benchmark.group = f"places {pages} pages, {upstream_latency} ms"
     run = VARIANTS[variant](raw_connection)
     query = QUERY_FOR_PAGES[pages]

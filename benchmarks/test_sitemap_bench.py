@@ -7,16 +7,19 @@ so a variant that stopped writing cannot post a good time. Ratios are computed b
 """
 
 import uuid
+from collections.abc import Callable
 
+import asyncpg
 import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
 from sqlalchemy import func, select
 
 from benchmarks import sitemap_variants
-from benchmarks.conftest import SITEMAP_DOMAINS, record_run, rounds, time_job
+from benchmarks.conftest import SITEMAP_DOMAINS, BenchLoop, record_run, rounds, time_job
 from playbook.app.models import Job, SitemapFile, SitemapUrl
 from standardized.db import get_background_session
 
-VARIANTS = {
+VARIANTS: dict[str, Callable[[asyncpg.Connection], sitemap_variants.SitemapRun]] = {
     "raw_asyncpg": lambda raw_connection: sitemap_variants.raw_asyncpg(raw_connection),
     "single_session": lambda _raw: sitemap_variants.single_session,
     "standardized": lambda _raw: sitemap_variants.standardized,
@@ -27,9 +30,9 @@ FILES_PER_DOMAIN = 5
 URLS_PER_DOMAIN = 7
 
 
-async def _stored(job_id: uuid.UUID) -> tuple[str, int, int, int]:
+async def _stored(job_id: uuid.UUID) -> tuple[str, int, int | None, int | None]:
     async with get_background_session() as session:
-        job = await session.get(Job, job_id)
+        job = await session.get_one(Job, job_id)
         files = await session.scalar(select(func.count()).select_from(SitemapFile).where(SitemapFile.job_id == job_id))
         urls = await session.scalar(
             select(func.count()).select_from(SitemapUrl).join(SitemapFile).where(SitemapFile.job_id == job_id)
@@ -39,7 +42,15 @@ async def _stored(job_id: uuid.UUID) -> tuple[str, int, int, int]:
 
 @pytest.mark.parametrize("domains", SITEMAP_DOMAINS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_sitemap(benchmark, loop, engine_bound, raw_connection, upstream_latency, variant, domains):
+def test_sitemap(
+    benchmark: BenchmarkFixture,
+    loop: BenchLoop,
+    engine_bound: None,
+    raw_connection: asyncpg.Connection,
+    upstream_latency: int,
+    variant: str,
+    domains: int,
+) -> None:
     benchmark.group = f"sitemap {domains} domains, {upstream_latency} ms"
     run = VARIANTS[variant](raw_connection)
     names = [f"site-{n}.test" for n in range(domains)]
