@@ -9,7 +9,7 @@ marks the job `failed` in a fresh session and re-raises it.
 
 import asyncio
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from contextlib import suppress
 
 from sqlalchemy.engine import URL
@@ -23,7 +23,8 @@ POLL_SECONDS = 0.01
 
 
 async def wait_for_status(job_id: uuid.UUID, status: JobStatus) -> None:
-    while (await read_job(job_id)).status != status:
+    # Only the job's row tells that the work got there: poll the database for it.
+    while (await read_job(job_id)).status != status:  # noqa: ASYNC110
         await asyncio.sleep(POLL_SECONDS)
 
 
@@ -39,7 +40,7 @@ async def cancel_while_processing(job_id: uuid.UUID, work: Coroutine[None, None,
 # --8<-- [end:cancel]
 
 
-async def _after_cancelling(work_for) -> dict[str, object]:
+async def _after_cancelling(work_for: Callable[[uuid.UUID], Coroutine[None, None, None]]) -> dict[str, object]:
     job_id = await insert_job(total_items=10)
     await cancel_while_processing(job_id, work_for(job_id))
     job = await read_job(job_id)

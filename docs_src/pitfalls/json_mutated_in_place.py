@@ -7,6 +7,7 @@ written.
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL
@@ -70,7 +71,7 @@ async def record_in_sql(job_id: uuid.UUID, item: str) -> None:
         await record_item(session=session, job_id=job_id, item=item, error=None)
 
 
-async def _tracked_results_after(record) -> dict[str, str]:
+async def _tracked_results_after(record: Callable[[int, str], Awaitable[None]]) -> dict[str, str]:
     async with get_engine().begin() as connection:
         await connection.run_sync(TrackedBase.metadata.create_all)
     async with get_background_session() as session:
@@ -81,7 +82,7 @@ async def _tracked_results_after(record) -> dict[str, str]:
         return (await session.get_one(TrackedJob, job.id)).item_results
 
 
-async def _results_after(record) -> dict[str, str]:
+async def _results_after(record: Callable[[uuid.UUID, str], Awaitable[None]]) -> dict[str, str]:
     job_id = await insert_job(total_items=1)
     await record(job_id, ITEM)
     return (await read_job(job_id)).item_results

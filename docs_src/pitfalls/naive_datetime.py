@@ -43,6 +43,7 @@ def _serialized(job: Job) -> str:
 
 
 def _time_since_created(job: Job) -> str:
+    assert job.start_time is not None, "start_job sets it"
     try:
         job.start_time - job.created_at
     except TypeError as exc:
@@ -53,6 +54,7 @@ def _time_since_created(job: Job) -> str:
 async def _started_with(clock: Clock) -> dict[str, object]:
     job = await start_job(await insert_job(total_items=1), clock)
     stored = await read_job(job.id)
+    assert job.start_time is not None, "start_job sets it"
     return {
         "zone in memory": job.start_time.tzinfo,
         "response schema": _serialized(job),

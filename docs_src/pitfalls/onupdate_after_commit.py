@@ -8,6 +8,7 @@ session is open.
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy.engine import URL
@@ -46,13 +47,14 @@ async def read_updated_at_awaited(job_id: uuid.UUID) -> datetime:
         job = await session.get_one(Job, job_id)
         job.status = JobStatus.processing
         await session.flush()
-        return await job.awaitable_attrs.updated_at  # an explicit, awaited load (AsyncAttrs)
+        updated_at: datetime = await job.awaitable_attrs.updated_at  # an explicit, awaited load (AsyncAttrs)
+        return updated_at
 
 
 # --8<-- [end:awaited]
 
 
-async def _outcome(read) -> str:
+async def _outcome(read: Callable[[uuid.UUID], Awaitable[datetime]]) -> str:
     try:
         value = await read(await insert_job(total_items=1))
     except Exception as exc:

@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from standardized.db import get_background_session
 
 
 @asynccontextmanager
-async def worker(database_url: URL, **settings: object) -> AsyncIterator[None]:
+async def worker(database_url: URL, **settings: Any) -> AsyncIterator[None]:
     """Bind an engine and an upstream client for background code, as a worker's startup does (R8)."""
     worker_settings = Settings(**settings)
     async with bound_engine(database_url, worker_settings), bound_simulated_upstream(worker_settings):

@@ -10,6 +10,7 @@ a pool timeout fails it the same way.
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.engine import URL
 
@@ -59,7 +60,7 @@ def _first_lines(messages: list[str]) -> list[str]:
     return [message.splitlines()[0] for message in messages]
 
 
-async def _after(finish) -> dict[str, object]:
+async def _after(finish: Callable[[uuid.UUID], Awaitable[None]]) -> dict[str, object]:
     job_id = await insert_job(total_items=1, status=JobStatus.processing)
     await finish(job_id)
     job = await read_job(job_id)
