@@ -82,5 +82,5 @@ lock: install ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 --generate-hashes --quiet -o requirements.lock
 
 clean: ## Remove .venv, reports, the built site and caches (keeps the database in .pgdata)
-	rm -rf $(VENV) reports site docs/generated .pytest_cache .benchmarks
+	rm -rf $(VENV) reports site docs/generated .pytest_cache .benchmarks .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
