@@ -158,7 +158,7 @@ async def test_unknown_job_id_is_404(app: RunningApp, suffix: str) -> None:
     assert response.json() == {"detail": f"job {job_id} not found"}
 
 
-async def test_results_of_a_job_of_unknown_kind_fail_loudly(app, read_engine):
+async def test_results_of_a_job_of_unknown_kind_fail_loudly(app: RunningApp, read_engine: AsyncEngine) -> None:
     # A row no reader knows (written by a newer version, or by hand) is an error, not an e-mail job.
     async with AsyncSession(read_engine, expire_on_commit=False) as session:
         job = Job(kind="archive", total_items=1)
