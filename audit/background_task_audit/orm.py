@@ -89,7 +89,9 @@ class ModelCatalog:
         for statement in cls.node.body:
             if _assigned_name(statement) == "type_annotation_map" and isinstance(statement.value, ast.Dict):
                 found.update(
-                    (ast.unparse(key), value) for key, value in zip(statement.value.keys, statement.value.values) if key
+                    (ast.unparse(key), value)
+                    for key, value in zip(statement.value.keys, statement.value.values, strict=True)
+                    if key
                 )
         return found
 
@@ -207,7 +209,7 @@ def _has_sql_onupdate(attribute: _Attribute) -> bool:
 def _has_eager_defaults(node: ast.ClassDef) -> bool:
     for statement in node.body:
         if _assigned_name(statement) == "__mapper_args__" and isinstance(statement.value, ast.Dict):
-            for key, value in zip(statement.value.keys, statement.value.values):
+            for key, value in zip(statement.value.keys, statement.value.values, strict=True):
                 if isinstance(key, ast.Constant) and key.value == "eager_defaults":
                     return isinstance(value, ast.Constant) and value.value is True
     return False

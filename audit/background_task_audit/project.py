@@ -49,8 +49,16 @@ class FunctionRef:
     def defaults(self) -> dict[str, ast.expr]:
         arguments = self.node.args
         positional = [*arguments.posonlyargs, *arguments.args]
-        paired = dict(zip([a.arg for a in positional[len(positional) - len(arguments.defaults) :]], arguments.defaults))
-        paired.update({a.arg: d for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults) if d is not None})
+        paired = dict(
+            zip(
+                [a.arg for a in positional[len(positional) - len(arguments.defaults) :]],
+                arguments.defaults,
+                strict=True,
+            )
+        )
+        paired.update(
+            {a.arg: d for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True) if d is not None}
+        )
         return paired
 
 

@@ -56,7 +56,7 @@ def bind_arguments(call: ast.Call, callee: FunctionRef, *, bound: bool | None = 
         bound = callee.owner is not None and isinstance(call.func, ast.Attribute)
     positional = callee.positional_parameters(bound=bound)
     arguments = {}
-    for name, argument in zip(positional, call.args):
+    for name, argument in zip(positional, call.args, strict=False):
         if isinstance(argument, ast.Starred):
             break
         arguments[name] = argument

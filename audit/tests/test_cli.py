@@ -28,7 +28,7 @@ HANDS_OVER_SESSION = """
         await session.commit()
 
 
-    async def start(job_id: int, background_tasks: BackgroundTasks, session: AsyncSession = Depends(get_session)) -> None:
+    async def start(job_id: int, background_tasks: BackgroundTasks, session: AsyncSession = Depends(get_session)):
         background_tasks.add_task(work, job_id, session){comment}
 """
 SWALLOWS = """
