@@ -90,6 +90,19 @@ OBSERVED = {
         ),
         "awaitable_attrs": "datetime with tzinfo UTC",
     },
+    "docs_src.quickstart.demo": {
+        "three items": {
+            "answer": 202,
+            "status when accepted": "pending",
+            "read back": {"status": "completed", "done": 3, "error": None},
+        },
+        "a failing item": {
+            "answer": 202,
+            "status when accepted": "pending",
+            "read back": {"status": "failed", "done": 1, "error": "ValueError: cannot process 'fail-1'"},
+        },
+        "escaped exceptions": [],
+    },
     "docs_src.testing.background_failure_seen_by_clients": {
         "httpx.ASGITransport": BACKGROUND_FAILURE,
         "TestClient": BACKGROUND_FAILURE,
