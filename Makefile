@@ -8,8 +8,13 @@ PORT ?= 8000
 # mkdocs-material prints a banner about MkDocs 2 on every build; the site does not depend on it.
 export NO_MKDOCS_2_WARNING := 1
 SRC ?= legacy
+# Mermaid, served by the site itself; the release is pinned and its tarball checked.
+MERMAID_VERSION := 11.17.2
+MERMAID_SHA256 := 6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950ffd
+VENDOR := docs/javascripts/vendor
+MERMAID_STAMP := $(VENDOR)/.mermaid-$(MERMAID_VERSION)
 
-.PHONY: help install compare test serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
+.PHONY: help install vendor compare test serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,13 +46,25 @@ audit-docs: install ## Write the audit's report on each entry point a page names
 perf-stubs: install ## Mark the performance figures not measured yet, where make perf-report wrote none
 	$(BIN)/python -m playbook.docs_tools.perf_stubs
 
-docs: install tracebacks symbols audit-docs perf-stubs ## Build the docs site strictly into site/
+$(MERMAID_STAMP):
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/npm
+	npm pack --silent mermaid@$(MERMAID_VERSION) --pack-destination $(VENDOR)/npm >/dev/null
+	echo "$(MERMAID_SHA256)  $(VENDOR)/npm/mermaid-$(MERMAID_VERSION).tgz" | sha256sum --check --quiet
+	tar -xzf $(VENDOR)/npm/mermaid-$(MERMAID_VERSION).tgz -O package/dist/mermaid.min.js > $(VENDOR)/mermaid.min.js
+	rm -rf $(VENDOR)/npm
+	touch $@
+
+vendor: $(MERMAID_STAMP) ## Fetch the pinned mermaid release the site serves (docs/javascripts/vendor)
+
+DOCS_INPUTS := install vendor tracebacks symbols audit-docs perf-stubs
+
+docs: $(DOCS_INPUTS) ## Build the docs site strictly into site/
 	$(BIN)/mkdocs build --strict
 
-docs-serve: install tracebacks symbols audit-docs perf-stubs ## Serve the docs on 127.0.0.1:8001, reloading on change
+docs-serve: $(DOCS_INPUTS) ## Serve the docs on 127.0.0.1:8001, reloading on change
 	$(BIN)/mkdocs serve -a 127.0.0.1:8001
 
-docs-check: install tracebacks symbols audit-docs perf-stubs ## Build the docs, then check the key pages in headless Chromium
+docs-check: $(DOCS_INPUTS) ## Build the docs, then check every page and search in headless Chromium
 	$(BIN)/python -m playbook.docs_tools.check
 
 serve: install ## Serve VARIANT (legacy|standardized) on 127.0.0.1:PORT with the simulator mounted

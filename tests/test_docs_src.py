@@ -25,8 +25,23 @@ MISSING_GREENLET = (
 METADATA_ITEM_ASSIGNMENT = "'MetaData' object does not support item assignment"
 VALUE_TOO_LONG = "(sqlalchemy.dialects.postgresql.asyncpg.Error) value too long for type character varying(16)"
 BACKGROUND_FAILURE = "the call raised RuntimeError: the background task failed"
+PROVISIONING = (
+    "InvalidRequestError: This session is provisioning a new connection; concurrent operations are not permitted "
+    "(Background on this error at: https://sqlalche.me/e/21/isce)"
+)
+ALREADY_FLUSHING = "InvalidRequestError: Session is already flushing"
 
 OBSERVED = {
+    "docs_src.catalog.concurrent_flush": {
+        "reads gathered on one session": {"outcomes": ["done", PROVISIONING, PROVISIONING], "warnings": []},
+        "writes gathered on one session": {
+            "outcomes": ["done", ALREADY_FLUSHING, ALREADY_FLUSHING],
+            "warnings": [
+                "SAWarning: Usage of the 'Session.add()' operation is not currently supported within the "
+                "execution stage of the flush process"
+            ],
+        },
+    },
     "docs_src.pitfalls.metadata_is_not_a_column": {
         "type of batch.metadata": "MetaData",
         "same object on every model": True,
