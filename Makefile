@@ -14,7 +14,7 @@ MERMAID_SHA256 := 6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950f
 VENDOR := docs/javascripts/vendor
 MERMAID_STAMP := $(VENDOR)/.mermaid-$(MERMAID_VERSION)
 
-.PHONY: help install vendor compare test serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
+.PHONY: help install vendor versions matrix compare test serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +43,12 @@ symbols: install ## Cut the definitions the docs include out of the code (docs/g
 audit-docs: install ## Write the audit's report on each entry point a page names (docs/generated)
 	$(BIN)/python -m playbook.docs_tools.audit_excerpts
 
+versions: install ## Write the releases the lock file pins, for the pages to include (docs/generated)
+	$(BIN)/python -m playbook.docs_tools.versions
+
+matrix: install ## Run the version-dependent failures on several FastAPI and SQLAlchemy releases (docs/snapshots)
+	$(BIN)/python -m playbook.docs_tools.matrix
+
 perf-stubs: install ## Mark the performance figures not measured yet, where make perf-report wrote none
 	$(BIN)/python -m playbook.docs_tools.perf_stubs
 
@@ -56,7 +62,7 @@ $(MERMAID_STAMP):
 
 vendor: $(MERMAID_STAMP) ## Fetch the pinned mermaid release the site serves (docs/javascripts/vendor)
 
-DOCS_INPUTS := install vendor tracebacks symbols audit-docs perf-stubs
+DOCS_INPUTS := install vendor versions tracebacks symbols audit-docs perf-stubs
 
 docs: $(DOCS_INPUTS) ## Build the docs site strictly into site/
 	$(BIN)/mkdocs build --strict

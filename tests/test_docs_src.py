@@ -31,7 +31,27 @@ PROVISIONING = (
 )
 ALREADY_FLUSHING = "InvalidRequestError: Session is already flushing"
 
+DETACHED_NOTE = (
+    "DetachedInstanceError: Instance <Note at 0x…> is not bound to a Session; attribute refresh operation "
+    "cannot proceed (Background on this error at: https://sqlalche.me/e/21/bhk3)"
+)
+CLOSED_BEFORE_THE_TASK = {
+    "request connection while the task runs": "returned",
+    "the task reads the committed object": DETACHED_NOTE,
+    "response": "202",
+}
+
 OBSERVED = {
+    "docs_src.versions.request_session_lifetime": {
+        # The pinned FastAPI: the default scope keeps the request session open through the tasks.
+        "Depends(get_session)": {
+            "request connection while the task runs": "held",
+            "the task reads the committed object": MISSING_GREENLET,
+            "response": "202",
+        },
+        'Depends(get_session, scope="function")': CLOSED_BEFORE_THE_TASK,
+        "async with in the endpoint": CLOSED_BEFORE_THE_TASK,
+    },
     "docs_src.catalog.concurrent_flush": {
         "reads gathered on one session": {"outcomes": ["done", PROVISIONING, PROVISIONING], "warnings": []},
         "writes gathered on one session": {
