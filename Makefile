@@ -14,7 +14,7 @@ MERMAID_SHA256 := 6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950f
 VENDOR := docs/javascripts/vendor
 MERMAID_STAMP := $(VENDOR)/.mermaid-$(MERMAID_VERSION)
 
-.PHONY: help install vendor versions matrix compare test serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
+.PHONY: help install vendor versions matrix compare test serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,9 +49,6 @@ versions: install ## Write the releases the lock file pins, for the pages to inc
 matrix: install ## Run the version-dependent failures on several FastAPI and SQLAlchemy releases (docs/snapshots)
 	$(BIN)/python -m playbook.docs_tools.matrix
 
-perf-stubs: install ## Mark the performance figures not measured yet, where make perf-report wrote none
-	$(BIN)/python -m playbook.docs_tools.perf_stubs
-
 $(MERMAID_STAMP):
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/npm
 	npm pack --silent mermaid@$(MERMAID_VERSION) --pack-destination $(VENDOR)/npm >/dev/null
@@ -62,13 +59,16 @@ $(MERMAID_STAMP):
 
 vendor: $(MERMAID_STAMP) ## Fetch the pinned mermaid release the site serves (docs/javascripts/vendor)
 
-DOCS_INPUTS := install vendor versions tracebacks symbols audit-docs perf-stubs
+DOCS_INPUTS := install vendor versions tracebacks symbols audit-docs
 
 docs: $(DOCS_INPUTS) ## Build the docs site strictly into site/
 	$(BIN)/mkdocs build --strict
 
 docs-serve: $(DOCS_INPUTS) ## Serve the docs on 127.0.0.1:8001, reloading on change
 	$(BIN)/mkdocs serve -a 127.0.0.1:8001
+
+docs-zensical: $(DOCS_INPUTS) ## Build the same site with Zensical, strictly, into site/ (CI does; make docs stays on mkdocs-material)
+	$(BIN)/zensical build --strict --clean -f mkdocs.yml
 
 docs-check: $(DOCS_INPUTS) ## Build the docs, then check every page and search in headless Chromium
 	$(BIN)/python -m playbook.docs_tools.check
@@ -87,8 +87,9 @@ bench: install ## Benchmark the batch, sitemap and places jobs (pytest-benchmark
 load: install ## Load test both variants with locust (reports/load/)
 	$(BIN)/python -m benchmarks.load
 
-perf-report: install ## Tables and plots from the last bench and load runs (reports/perf, docs/generated/perf)
+perf-report: install ## Tables and plots from the last bench, load and compare runs, recorded for the docs (docs/snapshots/perf)
 	$(BIN)/python -m benchmarks.perf_report
+	$(BIN)/python -m playbook.docs_tools.perf_snapshot
 
 audit: install ## Scan SRC (default: legacy) for background-task anti-patterns
 	$(BIN)/python -m playbook audit $(SRC)

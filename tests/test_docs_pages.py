@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from playbook.app.settings import PROJECT_ROOT
-from playbook.docs_tools import audit_excerpts, perf_stubs, tracebacks, versions
+from playbook.docs_tools import audit_excerpts, tracebacks, versions
 from playbook.docs_tools.symbols import (
     DOCSTRING_INCLUDE,
     MissingSymbol,
@@ -88,7 +88,7 @@ def includes(page: Path) -> list[str]:
     return SNIPPET.findall(page.read_text())
 
 
-WRITTEN_BEFORE_THE_BUILD = tracebacks.OUTPUT_FILES | perf_stubs.OUTPUT_FILES | versions.OUTPUT_FILES
+WRITTEN_BEFORE_THE_BUILD = tracebacks.OUTPUT_FILES | versions.OUTPUT_FILES
 
 
 def generated_include_problem(target: str) -> str | None:

@@ -76,7 +76,9 @@ async def add_note(session: AsyncSession) -> tuple[Note, int]:
     return note, queued or 0
 
 
-def app_reading_later(engine: AsyncEngine, session_dep: Any | None, seen: dict[str, str], done: asyncio.Event) -> FastAPI:
+def app_reading_later(
+    engine: AsyncEngine, session_dep: Any | None, seen: dict[str, str], done: asyncio.Event
+) -> FastAPI:
     """The legacy mistake: the route hands its committed object to a background task."""
     app = FastAPI()
 

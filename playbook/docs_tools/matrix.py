@@ -175,7 +175,9 @@ def main() -> int:
     try:
         rows = asyncio.run(_with_database(pairs))
     except RunFailed as exc:
-        print(f"matrix: {exc}\nthe snapshot in {SNAPSHOT.parent.relative_to(PROJECT_ROOT)} is unchanged", file=sys.stderr)
+        print(
+            f"matrix: {exc}\nthe snapshot in {SNAPSHOT.parent.relative_to(PROJECT_ROOT)} is unchanged", file=sys.stderr
+        )
         return 1
     locked = locked_versions()
     snapshot = {
