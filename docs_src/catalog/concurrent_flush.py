@@ -9,6 +9,8 @@ silently.
 
 import asyncio
 import warnings
+from collections.abc import Coroutine
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import URL
@@ -40,7 +42,7 @@ def _first_sentence(warning: warnings.WarningMessage) -> str:
     return f"{warning.category.__name__}: {str(warning.message).split('. ')[0]}"
 
 
-async def _gathered(*calls) -> dict[str, list[str]]:
+async def _gathered(*calls: Coroutine[Any, Any, None]) -> dict[str, list[str]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         results = await asyncio.gather(*calls, return_exceptions=True)

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import QueuePool
 
 TASK_TIMEOUT = 10.0
 
@@ -83,7 +84,7 @@ def app_reading_later(
     app = FastAPI()
 
     async def read_later(note: Note) -> None:
-        seen["request connection while the task runs"] = "held" if engine.pool.checkedout() else "returned"
+        seen["request connection while the task runs"] = "held" if checked_out(engine) else "returned"
         try:
             # An expired attribute: reading it needs a query nobody awaits.
             seen["the task reads the committed object"] = f"read {note.text!r}"
@@ -107,12 +108,21 @@ def app_reading_later(
     else:
 
         @app.post("/notes", status_code=202)
-        async def create_note(session: session_dep, background_tasks: BackgroundTasks) -> dict[str, int]:
+        # The annotation is what each arrangement varies, so it is built at run time.
+        async def create_note(session: session_dep, background_tasks: BackgroundTasks) -> dict[str, int]:  # type: ignore[valid-type]
             note, queued = await add_note(session)
             background_tasks.add_task(read_later, note)
             return {"queued": queued}
 
     return app
+
+
+def checked_out(engine: AsyncEngine) -> int:
+    """Connections taken from the engine's pool and not yet returned."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        raise TypeError(f"expected the default queue pool, got {type(pool).__name__}")
+    return pool.checkedout()
 
 
 def describe(exc: BaseException) -> str:
@@ -130,6 +140,9 @@ async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
+            if serving.done():
+                serving.result()
+                raise RuntimeError("uvicorn stopped before it started serving")
             await asyncio.sleep(0.01)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=30) as client:
             yield client

@@ -25,6 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL
 
@@ -68,7 +69,7 @@ class RunFailed(RuntimeError):
     """An environment did not install or the example did not run: the snapshot stays as it was."""
 
 
-def run_in_throwaway_environment(pair: Pair, database_url: URL) -> dict:
+def run_in_throwaway_environment(pair: Pair, database_url: URL) -> dict[str, Any]:
     """Install `pair` in a new virtual environment, run the example there, return its JSON."""
     locked = locked_versions()
     uv = Path(sys.executable).with_name("uv")
@@ -91,7 +92,8 @@ def run_in_throwaway_environment(pair: Pair, database_url: URL) -> dict:
             _run(step, pair)
         env = {"DATABASE_URL": database_url.render_as_string(hide_password=False), "PATH": "/usr/bin:/bin"}
         output = _run([str(python), "-m", EXAMPLE], pair, env=env)
-    return json.loads(output.splitlines()[-1])
+    printed: dict[str, Any] = json.loads(output.splitlines()[-1])
+    return printed
 
 
 def _run(command: list[str], pair: Pair, env: dict[str, str] | None = None) -> str:
@@ -119,7 +121,7 @@ def _arrangement(seen: dict[str, str]) -> str:
     return f"{_failure(seen[READ])}; connection {_connection(seen)}"
 
 
-def render(snapshot: dict) -> str:
+def render(snapshot: dict[str, Any]) -> str:
     """The Markdown table the failure page includes, with where and when it was measured."""
     lines = [
         f"| FastAPI | Starlette | SQLAlchemy | `{DEFAULT}`: the task reads | request connection in the task "
@@ -144,7 +146,7 @@ def render(snapshot: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_messages(snapshot: dict) -> str:
+def render_messages(snapshot: dict[str, Any]) -> str:
     """Each exception the tasks saw, as printed, once per SQLAlchemy release."""
     messages: dict[str, set[str]] = {}
     for row in snapshot["rows"]:
@@ -157,7 +159,7 @@ def render_messages(snapshot: dict) -> str:
     return "\n".join(lines)
 
 
-async def _with_database(pairs: list[Pair]) -> list[dict]:
+async def _with_database(pairs: list[Pair]) -> list[dict[str, Any]]:
     server = resolve_server_url(get_settings())
     url = await create_database(server, DATABASE, replace=True)
     try:

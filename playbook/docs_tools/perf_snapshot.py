@@ -24,6 +24,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -92,7 +93,7 @@ def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def render_provenance(recorded: dict) -> str:
+def render_provenance(recorded: dict[str, Any]) -> str:
     host, releases = recorded["machine"], recorded["releases"]
     runs = ", ".join(f"`make {name}` {ended}" for name, ended in recorded["runs ended"].items())
     shown = ", ".join(f"{name} {version}" for name, version in releases.items())
@@ -104,7 +105,7 @@ def render_provenance(recorded: dict) -> str:
     )
 
 
-def render_compare(outcomes: list[dict]) -> str:
+def render_compare(outcomes: list[dict[str, Any]]) -> str:
     lines = [
         "| scenario | variant | processed | failed | jobs | exceptions | seconds | peak connections |",
         "|---|---|---:|---:|---|---|---:|---:|",
