@@ -353,9 +353,10 @@ def check_page(
         shot = screenshot(opened, f"{docs_page.name}-{width}")
         if width == WIDTHS[0]:
             findings.append(check_linked_tabs(opened) or "no linked tabs")
-        verdict = "ok" if not opened.problems else f"{len(opened.problems)} problems"
-        print(f"{docs_page.name:<28} {width:>4} px  {verdict:<11} {', '.join(findings)}; {shot}")
-        return [f"{docs_page.name} at {width} px: {problem}" for problem in opened.problems]
+    # After the visit: it adds the requests that tried to leave the site when it closes.
+    verdict = "ok" if not opened.problems else f"{len(opened.problems)} problems"
+    print(f"{docs_page.name:<28} {width:>4} px  {verdict:<11} {', '.join(findings)}; {shot}")
+    return [f"{docs_page.name} at {width} px: {problem}" for problem in opened.problems]
 
 
 def search(page: Page, query: str) -> list[tuple[str, float]]:
@@ -391,7 +392,7 @@ def check_search_and_dark_toggle(context: BrowserContext, outside: list[str], ba
         opened.page.keyboard.press("Escape")
         check_dark_toggle(opened)
         screenshot(opened, "home-dark")
-        return [f"search and palette: {problem}" for problem in opened.problems]
+    return [f"search and palette: {problem}" for problem in opened.problems]
 
 
 def main() -> int:

@@ -124,11 +124,8 @@ def render_compare(outcomes: list[dict[str, Any]]) -> str:
 
 def record(destination: Path) -> list[str]:
     """Copy the report's page files and the runs' results to `destination`; return what was written."""
-    missing = [
-        str(path.relative_to(PROJECT_ROOT))
-        for path in [*(GENERATED / name for name in PAGE_FILES), *RESULTS.values()]
-        if not path.exists()
-    ]
+    inputs = [*(GENERATED / name for name in PAGE_FILES), *RESULTS.values()]
+    missing = [_shown(path) for path in inputs if not path.exists()]
     if missing:
         raise Incomplete(
             f"missing {', '.join(missing)}: run make bench, make load, make compare, then make perf-report"
@@ -143,6 +140,10 @@ def record(destination: Path) -> list[str]:
     (destination / "provenance.md").write_text(render_provenance(recorded))
     (destination / "compare.md").write_text(render_compare(json.loads(RESULTS["compare"].read_text())))
     return sorted(path.name for path in destination.iterdir())
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 def main() -> int:

@@ -71,8 +71,9 @@ def extract(qualified_name: str) -> str:
 
 
 def pages(docs: Path = DOCS) -> list[Path]:
-    """The pages under `docs`; the Markdown that make steps write into `generated/` is not one."""
-    return sorted(page for page in docs.rglob("*.md") if not page.is_relative_to(docs / "generated"))
+    """The pages under `docs`; the Markdown that make steps write (`generated/`, `snapshots/`) is not one."""
+    written = (docs / "generated", docs / "snapshots")
+    return sorted(page for page in docs.rglob("*.md") if not any(page.is_relative_to(folder) for folder in written))
 
 
 def included_symbols(docs: Path = DOCS, pattern: re.Pattern[str] = INCLUDE) -> set[str]:
