@@ -136,7 +136,8 @@ async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """`app` under uvicorn on a free 127.0.0.1 port, and a client for it."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
+    # log_config=None: uvicorn leaves the process's logging as it found it.
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
