@@ -105,6 +105,6 @@ diff: ## The migration: diff -ru legacy standardized, caches left out
 lock: install ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 --generate-hashes --quiet -o requirements.lock
 
-clean: ## Remove .venv, reports, the built site and caches (keeps the database in .pgdata)
-	rm -rf $(VENV) reports site docs/generated .pytest_cache .benchmarks .mypy_cache .ruff_cache
+clean: ## Remove .venv, reports, the built site, the fetched mermaid and caches (keeps the database in .pgdata)
+	rm -rf $(VENV) reports site docs/generated $(VENDOR) .pytest_cache .benchmarks .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -41,6 +41,8 @@ RESULTS = {
     "load": REPORTS / "load" / "summary.json",
     "compare": REPORTS / "compare.json",
 }
+# What the runs exercise; the provenance names the last commit that changed any of it.
+MEASURED_CODE = ("legacy", "standardized", "playbook/app", "playbook/upstream", "playbook/harness", "benchmarks")
 RELEASES = ("fastapi", "starlette", "sqlalchemy", "asyncpg", "uvicorn", "pytest-benchmark", "locust")
 GIB = 1024**3
 
@@ -69,11 +71,14 @@ def _processor() -> str:
 
 
 def commit() -> str:
+    """The last commit that changed the measured code: it outlives rebases of docs-only work."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
 
-    head = git("rev-parse", "--short=12", "HEAD").strip()
-    return f"{head} with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no").strip() else head
+    last = git("log", "-1", "--format=%h", "--abbrev=12", "--", *MEASURED_CODE).strip()
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", *MEASURED_CODE).strip()
+    return f"{last} with uncommitted changes" if changed else last
 
 
 def provenance() -> dict[str, object]:
@@ -100,7 +105,7 @@ def render_provenance(recorded: dict[str, Any]) -> str:
     return (
         f"Measured on one machine: {host['cores']} cores ({host['processor']}), {host['memory_gib']} GiB of "
         f"memory, {host['system']}, Python {host['python']}; the benchmarks, the app, the upstream simulator "
-        f"and PostgreSQL shared it. Runs ended: {runs}; commit `{recorded['commit']}`. Releases: {shown}. "
+        f"and PostgreSQL shared it. Runs ended: {runs}; code as of commit `{recorded['commit']}`. Releases: {shown}. "
         f"Recorded by `make perf-report` on {recorded['recorded']}.\n"
     )
 
