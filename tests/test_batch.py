@@ -5,6 +5,7 @@ F11 (the job stays `pending` after the client's 202); those runs are strict xfai
 """
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -22,10 +23,12 @@ from playbook.app.reads import UnknownJobKindError
 from playbook.app.schemas import MAX_BATCH_ITEMS
 from playbook.app.settings import Settings, Variant
 from playbook.harness.server import RunningApp, serve_in_process
+from standardized.services.batch import batch_functions
 from standardized.services.batch.batch_functions import (
     process_batch_concurrently,
     process_batch_with_own_session,
 )
+from tests.concurrency import SETTLE, Gauge, until, writes_blocked
 from tests.helpers import (
     assert_rejected_without_writing,
     aware,
@@ -213,29 +216,73 @@ async def test_legacy_batch_dies_with_missing_greenlet_after_the_202_F2(
 
 @pytest.mark.standardized
 async def test_concurrent_batch_bounds_connections_and_throttles_progress(
-    database_url: URL, settings: Settings, read_engine: AsyncEngine
+    database_url: URL, settings: Settings, read_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    items = [f"site-{n}.test" for n in range(100)] + ["fail-1.test"]
-    async with AsyncSession(read_engine, expire_on_commit=False) as session:
-        job = Job(kind="batch", total_items=len(items))
-        session.add(job)
-        await session.commit()
-    async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)):
+    workers, flush_every = 4, 5
+    # Every answer 20 ms late, so the workers' fetches overlap; a pool three times the workers,
+    # so that only the workers can bound the connections, not the pool.
+    roomy = settings.model_copy(update={"pool_size": 3 * workers, "upstream_latency_ms": 20})
+    items = [f"site-{n}.test" for n in range(39)] + ["fail-1.test"]
+    fetching = Gauge()
+    monkeypatch.setattr(batch_functions, "fetch_site", fetching.around(batch_functions.fetch_site))
+    job_id = await _insert_batch_job(read_engine, len(items))
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=roomy)):
         job_updates: list[str] = []
         event.listen(get_engine().sync_engine, "before_cursor_execute", _record_job_updates(job_updates))
         get_pool_stats().reset_peak()
-        await process_batch_concurrently(job.id, items, workers=4, flush_every=25)
+        started = time.monotonic()
+        async with writes_blocked(read_engine, "batch_items"):
+            batch = asyncio.create_task(
+                process_batch_concurrently(job_id, items, workers=workers, flush_every=flush_every)
+            )
+            # Each worker stops in its first write, on a connection of its own: all of them at once, and no more.
+            await until(lambda: get_pool_stats().checked_out >= workers or batch.done())
+            await asyncio.sleep(SETTLE)
+            writing_at_once = get_pool_stats().checked_out
+        await batch
+        elapsed = time.monotonic() - started
         peak = get_pool_stats().peak
 
-    assert peak <= 4 + 1
-    # start + finish + at most one flush per 25 items per worker (and each worker's remainder).
-    assert len(job_updates) <= 2 + len(items) // 25 + 4
+    assert fetching.peak == workers, "the workers did not fetch at once, or more of them did"
+    assert writing_at_once == workers and peak <= workers
+    # start + finish + one write per `flush_every` items, each worker's remainder, and at most
+    # one more per worker for every second it ran (progress is written at least once a second).
+    assert len(job_updates) <= 2 + len(items) // flush_every + workers * (1 + int(elapsed))
     async with AsyncSession(read_engine) as session:
-        stored = await session.get_one(Job, job.id)
-        rows = await session.scalar(select(func.count()).select_from(BatchItem).where(BatchItem.job_id == job.id))
-    assert (stored.status, stored.completed_count, stored.failed_count, rows) == ("partial", 100, 1, 101)
+        stored = await session.get_one(Job, job_id)
+        rows = await session.scalar(select(func.count()).select_from(BatchItem).where(BatchItem.job_id == job_id))
+    # Four workers writing to one job at the same moment lose no count and no outcome (R9).
+    assert (stored.status, stored.completed_count, stored.failed_count, rows) == ("partial", 39, 1, 40)
     assert stored.item_results["fail-1.test"] == "failed: HTTP 500"
-    assert len(stored.item_results) == 101
+    assert len(stored.item_results) == 40
+
+
+@pytest.mark.standardized
+async def test_background_sessions_leave_a_connection_for_requests(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
+    # A pool of five, one connection reserved for requests: four background slots, ten workers wanting them.
+    small_pool = settings.model_copy(
+        update={"pool_size": 5, "max_overflow": 0, "reserved_for_requests": 1, "pool_timeout": 0.5}
+    )
+    slots = small_pool.background_connections
+    items = [f"site-{n}.test" for n in range(20)]
+    job_id = await _insert_batch_job(read_engine, len(items))
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=small_pool)) as app:
+        async with writes_blocked(read_engine, "batch_items"):
+            batch = asyncio.create_task(process_batch_concurrently(job_id, items, workers=10, flush_every=1))
+            # Every worker has its first site and waits to write it: the slots fill up, and no more.
+            await until(lambda: get_pool_stats().checked_out >= slots or batch.done())
+            await asyncio.sleep(SETTLE)
+            held_by_workers = get_pool_stats().checked_out
+            # The API still gets the connection left to it.
+            read = await app.client.get(f"/api/v3/jobs/{job_id}")
+        await batch
+        job = await read_job(app, str(job_id))
+
+    assert held_by_workers == slots
+    assert read.status_code == 200, read.text
+    assert (job["status"], job["completed_count"], job["failed_count"]) == ("completed", 20, 0)
 
 
 def _record_job_updates(updates: list[str]) -> Callable[..., None]:

@@ -26,6 +26,7 @@ from playbook.app.settings import Settings, Variant
 from playbook.harness.server import RunningApp, serve_in_process
 from playbook.harness.simulator.places_api import PlacesApi, search_results
 from playbook.upstream.places import MAX_ATTEMPTS
+from standardized.services.places import places_search_service as standardized_service
 from tests.helpers import (
     assert_rejected_without_writing,
     aware,
@@ -176,6 +177,26 @@ async def test_search_run_again_counts_and_stores_the_same(
     assert again["item_results"] == job["item_results"]
     assert (await read_results(app, job["id"]))["places"] == expected_places("dentist", AUSTIN)
     assert await count_rows(read_engine, Place) == places_before
+
+
+@pytest.mark.standardized
+async def test_standardized_search_holds_no_connection_while_it_awaits_a_page_R2(database_url, settings, monkeypatch):
+    fetch_page = standardized_service.fetch_page
+    checked_out = []  # connections checked out as each page is asked for, and as it arrives
+
+    async def observed_fetch_page(**kwargs):
+        checked_out.append(get_pool_stats().checked_out)
+        page = await fetch_page(**kwargs)
+        checked_out.append(get_pool_stats().checked_out)
+        return page
+
+    monkeypatch.setattr(standardized_service, "fetch_page", observed_fetch_page)
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as app:
+        job = await run_to_end(app, SEARCH, {"query": "pizza restaurant", "location": AUSTIN})
+
+    assert (job["status"], job["total_items"]) == ("completed", 3)
+    # Nothing else runs meanwhile: any connection out is one the search kept across the call.
+    assert checked_out == [0] * 6
 
 
 BAD_SEARCHES = {

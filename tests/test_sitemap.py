@@ -7,6 +7,7 @@ after a commit (F3). Those runs are strict xfails; the `test_legacy_*` tests at 
 assert each failure itself, and the `test_standardized_*` ones what the pattern adds.
 """
 
+import asyncio
 import traceback
 import uuid
 from typing import Any
@@ -25,8 +26,9 @@ from playbook.app.models import Job, SitemapFile, SitemapUrl
 from playbook.app.schemas import MAX_SITEMAP_DOMAINS
 from playbook.app.settings import Settings
 from playbook.harness.server import RunningApp, serve_in_process
-from playbook.upstream.sitemaps import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN, Sitemap, crawl_domain
+from playbook.upstream.sitemaps import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN, Sitemap
 from standardized.services.sitemap import background_service as standardized_service
+from tests.concurrency import SETTLE, Gauge, until, writes_blocked
 from tests.helpers import (
     assert_rejected_without_writing,
     aware,
@@ -335,31 +337,32 @@ async def test_standardized_rerun_replaces_what_the_earlier_attempt_stored_R7(
 
 @pytest.mark.standardized
 async def test_standardized_batch_crawls_a_bounded_number_of_domains_at_once_F9(
-    database_url: URL, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    database_url: URL, settings: Settings, read_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    crawling = peak_crawling = 0
-
-    async def counted_crawl(domain: str) -> list[Sitemap]:
-        nonlocal crawling, peak_crawling
-        crawling += 1
-        peak_crawling = max(peak_crawling, crawling)
-        try:
-            return await crawl_domain(domain)
-        finally:
-            crawling -= 1
-
-    monkeypatch.setattr(standardized_service, "crawl_domain", counted_crawl)
-    domains = [f"slow-{n}.test" for n in range(1, 2 * standardized_service.WORKERS + 1)]
-    async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as app:
+    workers = standardized_service.WORKERS
+    crawling = Gauge()
+    monkeypatch.setattr(standardized_service, "crawl_domain", crawling.around(standardized_service.crawl_domain))
+    # Slow domains, so the crawls overlap; a pool three times the workers, so that only the
+    # workers can bound the connections, not the pool.
+    domains = [f"slow-{n}.test" for n in range(1, 2 * workers + 1)]
+    roomy = settings.model_copy(update={"pool_size": 3 * workers})
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=roomy)) as app:
         get_pool_stats().reset_peak()
-        job = await run_to_end(app, BATCH, {"domains": domains})
+        async with writes_blocked(read_engine, "sitemap_files"):
+            accepted = await submit(app, BATCH, {"domains": domains})
+            # Each worker stops storing its first domain, in a session of its own: all at once, and no more.
+            await until(lambda: get_pool_stats().checked_out >= workers or app.idle)
+            await asyncio.sleep(SETTLE)
+            storing_at_once = get_pool_stats().checked_out
+        await app.wait_idle()
+        job = await read_job(app, accepted["id"])
         peak_connections = get_pool_stats().peak
         assert_clean_finish(app)
 
     assert (job["status"], job["completed_count"]) == ("completed", len(domains))
-    assert peak_crawling == standardized_service.WORKERS
-    # One session per worker and none held while crawling; the API's own reads may add one.
-    assert peak_connections <= standardized_service.WORKERS + 1
+    assert crawling.peak == workers, "the domains were not crawled WORKERS at a time"
+    # One session, and one connection, per worker; none held while crawling.
+    assert storing_at_once == workers and peak_connections <= workers
 
 
 @pytest.mark.standardized
