@@ -1,0 +1,106 @@
+"""What outlives what: the request session ends before the background task starts, a
+background session's objects stay readable after it closes, and the app's engine has
+closed every connection once the app has stopped (R1, R3, R8).
+
+Each is a setting one word long (`scope="function"`, `expire_on_commit=False`,
+`engine.dispose()`) whose absence nothing else in the spec would notice.
+"""
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+
+from playbook.app.database import bound_engine, get_engine
+from playbook.app.factory import create_app
+from playbook.app.models import Job, JobStatus
+from playbook.app.settings import Settings
+from playbook.harness.server import serve_in_process
+from standardized.db import get_background_session
+from tests.helpers import run_to_end
+
+BACKENDS = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+@pytest.mark.standardized
+async def test_request_session_closes_before_the_background_task_starts(database_url: URL, settings: Settings) -> None:
+    inserted: list[Job] = []  # held here, so that closing their session detaches them (no weak reference lost)
+    happened: list[str] = []
+
+    def on_inserted(_session: Session, instance: object) -> None:
+        # Only the route inserts a Job through a session; background work writes with Core statements.
+        if isinstance(instance, Job):
+            inserted.append(instance)
+
+    def on_detached(_session: Session, instance: object) -> None:
+        if any(instance is job for job in inserted):
+            happened.append("request session closed")
+
+    def on_statement(_connection: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("UPDATE jobs") and inserted:
+            happened.append("task wrote")
+
+    listeners = (("pending_to_persistent", on_inserted), ("persistent_to_detached", on_detached))
+    for name, listener in listeners:
+        event.listen(Session, name, listener)
+    try:
+        async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as app:
+            event.listen(get_engine().sync_engine, "before_cursor_execute", on_statement)
+            job = await run_to_end(app, "/api/v3/batches", {"items": ["alpha.test"]})
+    finally:
+        for name, listener in listeners:
+            event.remove(Session, name, listener)
+
+    assert job["status"] == "completed"
+    # scope="function": the session is gone before the response, so the task cannot reach it.
+    assert happened[0] == "request session closed" and "task wrote" in happened, happened
+
+
+@pytest.mark.standardized
+async def test_objects_of_a_background_session_stay_readable_after_it_closes(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
+    job_id = uuid.uuid4()
+    async with AsyncSession(read_engine) as session:
+        session.add(Job(id=job_id, kind="batch", status=JobStatus.completed))
+        await session.commit()
+
+    async with bound_engine(database_url, settings):
+        async with get_background_session() as session:
+            job = await session.get(Job, job_id)
+            assert job is not None
+            job.error = "read after close"
+        # Committed and closed: expire_on_commit=False kept what was loaded, so no query is needed (R3, F7).
+        assert (job.id, job.status, job.error) == (job_id, JobStatus.completed, "read after close")
+
+
+async def test_every_connection_of_the_app_is_closed_when_it_stops(
+    variant: str, database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
+    before = await _backends(read_engine)
+    async with serve_in_process(create_app(variant, database_url=database_url, settings=settings)) as app:
+        assert (await app.client.get("/health")).status_code == 200
+        apps = await _backends(read_engine) - before
+    assert apps, "the app's health check kept no connection in its pool"
+
+    # Disposed at shutdown, on the loop that opened them (R8): the server sees each connection end.
+    assert await _still_open(read_engine, apps) == set()
+
+
+async def _backends(engine: AsyncEngine) -> set[int]:
+    """The server processes of every other connection to the test database."""
+    async with engine.connect() as connection:
+        return set((await connection.scalars(BACKENDS)).all())
+
+
+async def _still_open(engine: AsyncEngine, backends: set[int], *, within: float = 5.0) -> set[int]:
+    """Which of `backends` are still connected: none as soon as all have ended, else those left after `within` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while (left := backends & await _backends(engine)) and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    return left
