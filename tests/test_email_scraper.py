@@ -59,7 +59,7 @@ def legacy_scan_leftovers_stay_in_their_test(
         return
     with warnings.catch_warnings():
         for message, category in LEGACY_SCAN_WARNINGS:
-            warnings.filterwarnings("ignore", message, category)
+            warnings.filterwarnings("always", message, category)
         yield
         logged = caplog.get_records("call")
         if any(record.name == LEGACY_LOGGER for record in logged):
