@@ -14,7 +14,7 @@ MERMAID_SHA256 := 6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950f
 VENDOR := docs/javascripts/vendor
 MERMAID_STAMP := $(VENDOR)/.mermaid-$(MERMAID_VERSION)
 
-.PHONY: help install vendor versions matrix compare test serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
+.PHONY: help install vendor versions matrix compare test mutate serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,9 @@ compare: install ## Run every scenario on legacy and standardized; print the tab
 
 test: install ## Run the spec against both variants (pytest -m legacy / -m standardized for one)
 	$(BIN)/python -m pytest
+
+mutate: install ## Break the code one mutation at a time, in a copy; the spec must catch each (MUTATIONS=a,b)
+	$(BIN)/python -m playbook.harness.mutation $(if $(MUTATIONS),--only $(MUTATIONS)) $(MUTATE_ARGS)
 
 tracebacks: install ## Capture each catalog failure from the legacy services for the docs (docs/generated)
 	$(BIN)/python -m playbook.docs_tools.tracebacks

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import TextIO
 
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import URL
@@ -87,7 +88,15 @@ class Evidence:
         finally:
             engine.dispose()
 
-    def note_warning(self, message: Warning | str, category: type[Warning], *_where: object) -> None:
+    def note_warning(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         """A `warnings.showwarning` that keeps the category and text only, never the object warned about."""
         self.warned.append((category, str(message)))
 
@@ -120,7 +129,9 @@ def _inner_exceptions(exception: BaseException) -> Iterator[BaseException]:
 
 def _legacy_line(exception: BaseException) -> str:
     """The line of legacy code the exception came out of, or '' if it did not pass through legacy code."""
-    frames = [frame for frame in traceback.extract_tb(exception.__traceback__) if frame.filename.startswith(LEGACY_CODE)]
+    frames = [
+        frame for frame in traceback.extract_tb(exception.__traceback__) if frame.filename.startswith(LEGACY_CODE)
+    ]
     return frames[-1].line or "" if frames else ""
 
 
@@ -195,11 +206,23 @@ SIGNATURES = {
         _missing_greenlet_reading(lambda names: bool(names & ON_UPDATE)),
     ),
     "F4": Signature("RuntimeWarning: coroutine 'AsyncSession.<method>' was never awaited", _never_awaited),
-    "F5": Signature("an exception logged for a Future 'attached to a different loop'", _raised(RuntimeError, "attached to a different loop")),
+    "F5": Signature(
+        "an exception logged for a Future 'attached to a different loop'",
+        _raised(RuntimeError, "attached to a different loop"),
+    ),
     "F6": Signature("the pool logging 'Event loop is closed' while closing a connection", _closed_loop_at_dispose),
     "F7": Signature("DetachedInstanceError logged", _raised(DetachedInstanceError, "")),
-    "F8": Signature("a pooled connection still checked out when the test ended", lambda _: get_pool_stats().checked_out > 0),
-    "F9": Signature("one session used by concurrent tasks: 'concurrent operations are not permitted'", _concurrent_session_use),
-    "F10": Signature("the pool's TimeoutError 'QueuePool limit of size ...' logged", _raised(PoolTimeoutError, "QueuePool limit of size")),
-    "F11": Signature("a job the test created left pending or processing", lambda evidence: bool(evidence.unfinished_jobs)),
+    "F8": Signature(
+        "a pooled connection still checked out when the test ended", lambda _: get_pool_stats().checked_out > 0
+    ),
+    "F9": Signature(
+        "one session used by concurrent tasks: 'concurrent operations are not permitted'", _concurrent_session_use
+    ),
+    "F10": Signature(
+        "the pool's TimeoutError 'QueuePool limit of size ...' logged",
+        _raised(PoolTimeoutError, "QueuePool limit of size"),
+    ),
+    "F11": Signature(
+        "a job the test created left pending or processing", lambda evidence: bool(evidence.unfinished_jobs)
+    ),
 }

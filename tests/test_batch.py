@@ -23,6 +23,7 @@ from playbook.app.reads import UnknownJobKindError
 from playbook.app.schemas import MAX_BATCH_ITEMS
 from playbook.app.settings import Settings, Variant
 from playbook.harness.server import RunningApp, serve_in_process
+from playbook.upstream.sites import fetch_site
 from standardized.services.batch import batch_functions
 from standardized.services.batch.batch_functions import (
     process_batch_concurrently,
@@ -224,7 +225,7 @@ async def test_concurrent_batch_bounds_connections_and_throttles_progress(
     roomy = settings.model_copy(update={"pool_size": 3 * workers, "upstream_latency_ms": 20})
     items = [f"site-{n}.test" for n in range(39)] + ["fail-1.test"]
     fetching = Gauge()
-    monkeypatch.setattr(batch_functions, "fetch_site", fetching.around(batch_functions.fetch_site))
+    monkeypatch.setattr(batch_functions, "fetch_site", fetching.around(fetch_site))
     job_id = await _insert_batch_job(read_engine, len(items))
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=roomy)):
         job_updates: list[str] = []

@@ -4,6 +4,8 @@ and where the standard pattern is shown to avoid it.
 The map is checked against the test modules themselves, so a renamed or re-marked test
 breaks it: a legacy test must be marked `legacy` and name its failure; a standardized one
 must run on standardized code and, if it is shared with legacy, expect legacy to fail.
+Every failure also has the signature a legacy xfail naming it must show
+(`tests/legacy_failures.py`).
 """
 
 import importlib
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.legacy_failures import SIGNATURES
 
 CATALOG_IDS = [f"F{n}" for n in range(1, 12)]
 
@@ -94,6 +98,10 @@ def _marks(function: Callable[..., object]) -> dict[str, list[pytest.Mark]]:
 
 def test_every_catalog_failure_is_mapped() -> None:
     assert list(CATALOG) == CATALOG_IDS
+
+
+def test_every_catalog_failure_has_a_signature() -> None:
+    assert list(SIGNATURES) == CATALOG_IDS
 
 
 @pytest.mark.parametrize("catalog_id", CATALOG_IDS)

@@ -1,9 +1,10 @@
 """What outlives what: the request session ends before the background task starts, a
-background session's objects stay readable after it closes, and the app's engine has
-closed every connection once the app has stopped (R1, R3, R8).
+background session's objects stay readable after it closes, the app's engine has closed
+every connection once the app has stopped, and an app run again on a new event loop gets
+an engine of that loop (R1, R3, R8).
 
-Each is a setting one word long (`scope="function"`, `expire_on_commit=False`,
-`engine.dispose()`) whose absence nothing else in the spec would notice.
+Each rests on a line or two (`scope="function"`, `expire_on_commit=False`, the engine made
+and disposed in the lifespan) whose absence nothing else in the spec would notice.
 """
 
 import asyncio
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from playbook.app.database import bound_engine, get_engine
 from playbook.app.factory import create_app
 from playbook.app.models import Job, JobStatus
-from playbook.app.settings import Settings
+from playbook.app.settings import Settings, Variant
 from playbook.harness.server import serve_in_process
 from standardized.db import get_background_session
 from tests.helpers import run_to_end
@@ -79,7 +80,7 @@ async def test_objects_of_a_background_session_stay_readable_after_it_closes(
 
 
 async def test_every_connection_of_the_app_is_closed_when_it_stops(
-    variant: str, database_url: URL, settings: Settings, read_engine: AsyncEngine
+    variant: Variant, database_url: URL, settings: Settings, read_engine: AsyncEngine
 ) -> None:
     before = await _backends(read_engine)
     async with serve_in_process(create_app(variant, database_url=database_url, settings=settings)) as app:
@@ -101,6 +102,24 @@ async def _still_open(engine: AsyncEngine, backends: set[int], *, within: float 
     """Which of `backends` are still connected: none as soon as all have ended, else those left after `within` s."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    while (left := backends & await _backends(engine)) and loop.time() < deadline:
+    while (left := backends & await _backends(engine)) and loop.time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     return left
+
+
+async def test_the_app_runs_again_on_a_new_event_loop(variant: Variant, database_url: URL, settings: Settings) -> None:
+    # One run after the other, each on an event loop of its own, as successive asyncio.run()
+    # calls (a CLI, a worker restarting) would: a connection of the first loop must not serve the second (F5).
+    first, second = [
+        await asyncio.to_thread(_health_on_a_loop_of_its_own, variant, database_url, settings) for _ in "12"
+    ]
+
+    assert first == second == {"status": "ok", "variant": variant, "database": "ok"}
+
+
+def _health_on_a_loop_of_its_own(variant: Variant, database_url: URL, settings: Settings) -> object:
+    async def serve_and_ask() -> object:
+        async with serve_in_process(create_app(variant, database_url=database_url, settings=settings)) as app:
+            return (await app.client.get("/health")).json()
+
+    return asyncio.run(serve_and_ask())

@@ -25,7 +25,7 @@ from playbook.app.models import JobPlace, Place
 from playbook.app.settings import Settings, Variant
 from playbook.harness.server import RunningApp, serve_in_process
 from playbook.harness.simulator.places_api import PlacesApi, search_results
-from playbook.upstream.places import MAX_ATTEMPTS
+from playbook.upstream.places import MAX_ATTEMPTS, PlacesPage, fetch_page
 from standardized.services.places import places_search_service as standardized_service
 from tests.helpers import (
     assert_rejected_without_writing,
@@ -180,13 +180,14 @@ async def test_search_run_again_counts_and_stores_the_same(
 
 
 @pytest.mark.standardized
-async def test_standardized_search_holds_no_connection_while_it_awaits_a_page_R2(database_url, settings, monkeypatch):
-    fetch_page = standardized_service.fetch_page
-    checked_out = []  # connections checked out as each page is asked for, and as it arrives
+async def test_standardized_search_holds_no_connection_while_it_awaits_a_page_R2(
+    database_url: URL, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked_out: list[int] = []  # connections checked out as each page is asked for, and as it arrives
 
-    async def observed_fetch_page(**kwargs):
+    async def observed_fetch_page(*, query: str, location: str, page_token: str | None = None) -> PlacesPage:
         checked_out.append(get_pool_stats().checked_out)
-        page = await fetch_page(**kwargs)
+        page = await fetch_page(query=query, location=location, page_token=page_token)
         checked_out.append(get_pool_stats().checked_out)
         return page
 

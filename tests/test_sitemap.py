@@ -26,7 +26,7 @@ from playbook.app.models import Job, SitemapFile, SitemapUrl
 from playbook.app.schemas import MAX_SITEMAP_DOMAINS
 from playbook.app.settings import Settings
 from playbook.harness.server import RunningApp, serve_in_process
-from playbook.upstream.sitemaps import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN, Sitemap
+from playbook.upstream.sitemaps import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN, Sitemap, crawl_domain
 from standardized.services.sitemap import background_service as standardized_service
 from tests.concurrency import SETTLE, Gauge, until, writes_blocked
 from tests.helpers import (
@@ -341,7 +341,7 @@ async def test_standardized_batch_crawls_a_bounded_number_of_domains_at_once_F9(
 ) -> None:
     workers = standardized_service.WORKERS
     crawling = Gauge()
-    monkeypatch.setattr(standardized_service, "crawl_domain", crawling.around(standardized_service.crawl_domain))
+    monkeypatch.setattr(standardized_service, "crawl_domain", crawling.around(crawl_domain))
     # Slow domains, so the crawls overlap; a pool three times the workers, so that only the
     # workers can bound the connections, not the pool.
     domains = [f"slow-{n}.test" for n in range(1, 2 * workers + 1)]

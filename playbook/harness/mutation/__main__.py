@@ -85,8 +85,12 @@ def table(results: list[Result]) -> str:
     ]
     widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS) - 1)]
     lines = []
-    for row in [COLUMNS, tuple("-" * width for width in widths) + ("-" * len(COLUMNS[-1]),), *rows]:
-        cells = [cell.rjust(width) if i in (2, 4) else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths, strict=False))]
+    rule = (*("-" * width for width in widths), "-" * len(COLUMNS[-1]))
+    for row in [COLUMNS, rule, *rows]:
+        cells = [
+            cell.rjust(width) if i in (2, 4) else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=False))
+        ]
         lines.append(" | ".join([*cells, row[-1]]))
     return "\n".join(lines)
 

@@ -21,15 +21,11 @@ class Edit:
     old: str
     new: str
 
-    def apply(self, root: Path) -> None:
-        file = root / self.path
-        if not file.is_file():
-            raise AnchorError(f"{self.path}: no such file")
-        text = file.read_text(encoding="utf-8")
+    def applied_to(self, text: str) -> str:
         found = text.count(self.old)
         if found != 1:
             raise AnchorError(f"{self.path}: the anchor occurs {found} times, not once: {self.old!r}")
-        file.write_text(text.replace(self.old, self.new), encoding="utf-8")
+        return text.replace(self.old, self.new)
 
 
 @dataclass(frozen=True)
@@ -55,7 +51,32 @@ class Mutation:
         if not self.edits or not self.tests:
             raise ValueError(f"{self.name}: a mutation needs at least one edit and one test")
 
-    def apply(self, root: Path) -> None:
-        """Apply every edit to the tree at `root`; raise `AnchorError` if one does not match exactly once."""
+    def edited_files(self, root: Path) -> dict[str, str]:
+        """The mutated text of each file the edits touch, edits applied in order; the tree is left as it is.
+
+        Raises `AnchorError` if a file is missing or an anchor does not occur exactly once.
+        """
+        texts: dict[str, str] = {}
         for edit in self.edits:
-            edit.apply(root)
+            if edit.path not in texts:
+                file = root / edit.path
+                if not file.is_file():
+                    raise AnchorError(f"{edit.path}: no such file")
+                texts[edit.path] = file.read_text(encoding="utf-8")
+            texts[edit.path] = edit.applied_to(texts[edit.path])
+        return texts
+
+    def apply(self, root: Path) -> None:
+        """Write the mutation into the tree at `root` (a copy: never the working tree)."""
+        for path, text in self.edited_files(root).items():
+            (root / path).write_text(text, encoding="utf-8")
+
+
+def inserted_after(path: str, anchor: str, added: str) -> Edit:
+    """An edit that adds `added` right after `anchor`."""
+    return Edit(path, anchor, anchor + added)
+
+
+def removed(path: str, old: str) -> Edit:
+    """An edit that deletes `old`."""
+    return Edit(path, old, "")
