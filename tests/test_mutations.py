@@ -11,12 +11,18 @@ import pytest
 
 from playbook.app.settings import PROJECT_ROOT
 from playbook.harness.mutation.catalog import MUTATIONS
-from playbook.harness.mutation.model import CATALOG_IDS, RULE_IDS, Mutation
+from playbook.harness.mutation.model import CATALOG_IDS, RULE_IDS, AnchorError, Edit, Mutation
 
 
 def test_every_rule_and_catalog_failure_has_a_mutation() -> None:
     covered = {id_ for mutation in MUTATIONS for id_ in mutation.ids}
     assert [id_ for id_ in RULE_IDS + CATALOG_IDS if id_ not in covered] == []
+
+
+@pytest.mark.parametrize(("text", "found"), [("no anchor here", 0), ("await x(); await x()", 2)])
+def test_an_anchor_found_other_than_once_is_an_error(text: str, found: int) -> None:
+    with pytest.raises(AnchorError, match=f"^m.py: the anchor occurs {found} times, not once"):
+        Edit("m.py", "await x()", "x()").applied_to(text)
 
 
 def test_mutation_names_are_unique() -> None:

@@ -49,7 +49,8 @@ def _baseline_passes(space: Workspace, mutations: list[Mutation]) -> bool:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m playbook.harness.mutation", description=__doc__)
     parser.add_argument("--only", default="", help="comma-separated mutation names (default: all)")
-    parser.add_argument("--jobs", type=int, default=1, help="mutations run at once (default: 1)")
+    # Two at once: the runs mostly wait (on latencies, locks, the database), and stay reliable on two cores.
+    parser.add_argument("--jobs", type=int, default=2, help="mutations run at once (default: 2)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the run of the tests on the unmutated tree")
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")
     parser.add_argument("--root", default=str(PROJECT_ROOT), help="the tree to copy (default: this project)")

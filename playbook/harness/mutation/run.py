@@ -1,12 +1,12 @@
 """Running the mutations: each in a fresh copy of the tree, its tests in a pytest of their own.
 
-The working tree is never edited: it is copied once when the run starts (git's view of it:
-tracked and new files, ignored ones left out), and every mutation gets a copy of that
-snapshot, so edits made meanwhile do not leak into the run. Every copy runs against one PostgreSQL server, the
-embedded one in this tree's `.pgdata` (or `DATABASE_URL`), started here once, so copies do
-not each start a cluster; each pytest creates and drops a database of its own on it.
-Before any mutation, the selected tests run once on an unmutated copy: a mutation only
-counts as killed by tests that pass without it.
+The working tree is never edited: it is copied once when the run starts (git's view of
+it: tracked and new files, ignored ones left out), and every mutation gets a copy of that
+snapshot, so edits made meanwhile do not leak into the run. Every copy runs against one
+PostgreSQL server, the embedded one in this tree's `.pgdata` (or `DATABASE_URL`), started
+here once, so copies do not each start a cluster; each pytest creates and drops a
+database of its own on it. Before any mutation, the selected tests run once on an
+unmutated copy: a mutation only counts as killed by tests that pass without it.
 """
 
 import os
@@ -40,7 +40,7 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
-class TestRun:
+class PytestRun:
     """What one pytest run of a selection reported."""
 
     exit_code: int
@@ -77,20 +77,21 @@ def copy_tree(files: Iterable[Path], source: Path, destination: Path) -> None:
         shutil.copy2(source / path, target)
 
 
-def run_pytest(tree: Path, selection: tuple[str, ...], env: dict[str, str], *, stop_at_first_failure: bool) -> TestRun:
+def run_pytest(
+    tree: Path, selection: tuple[str, ...], env: dict[str, str], *, stop_at_first_failure: bool
+) -> PytestRun:
     """Run pytest on `selection` inside `tree` (so its modules, not the installed ones, are imported)."""
     report = tree / ".mutation-report.xml"
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *selection]
-    if stop_at_first_failure:
-        command.insert(4, "-x")
+    options = ["-q", "-p", "no:cacheprovider", f"--junitxml={report}", *(["-x"] if stop_at_first_failure else [])]
+    command = [sys.executable, "-m", "pytest", *options, *selection]
     try:
         completed = subprocess.run(
             command, cwd=tree, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False
         )
     except subprocess.TimeoutExpired as exc:
-        return TestRun(exit_code=-1, tests_run=0, failed=(), output=f"no result within {exc.timeout:g} s")
+        return PytestRun(exit_code=-1, tests_run=0, failed=(), output=f"no result within {exc.timeout:g} s")
     tests_run, failed = _read_junit(report) if report.exists() else (0, ())
-    return TestRun(completed.returncode, tests_run, failed, completed.stdout + completed.stderr)
+    return PytestRun(completed.returncode, tests_run, failed, completed.stdout + completed.stderr)
 
 
 def _read_junit(report: Path) -> tuple[int, tuple[str, ...]]:
@@ -109,7 +110,7 @@ def _read_junit(report: Path) -> tuple[int, tuple[str, ...]]:
     return run, tuple(failed)
 
 
-def judge(mutation: Mutation, run: TestRun, seconds: float) -> Result:
+def judge(mutation: Mutation, run: PytestRun, seconds: float) -> Result:
     """pytest's exit status says it: 1 is a test failed (killed), 0 all passed (survived), else it could not run."""
     if run.exit_code == 1 and run.failed:
         return Result(mutation, Outcome.KILLED, run.tests_run, seconds, run.failed[0])
@@ -131,11 +132,16 @@ class Workspace:
     files: tuple[Path, ...]
     env: dict[str, str]
 
+    @contextmanager
+    def copy(self, name: str) -> Iterator[Path]:
+        """A fresh copy of the snapshot, removed when the block ends."""
+        with tempfile.TemporaryDirectory(prefix=f"mutation-{name}-") as scratch:
+            copy_tree(self.files, self.root, Path(scratch))
+            yield Path(scratch)
+
     def run_mutation(self, mutation: Mutation) -> Result:
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix=f"mutation-{mutation.name}-") as scratch:
-            tree = Path(scratch)
-            copy_tree(self.files, self.root, tree)
+        with self.copy(mutation.name) as tree:
             try:
                 mutation.apply(tree)
             except AnchorError as exc:
@@ -143,10 +149,8 @@ class Workspace:
             run = run_pytest(tree, mutation.tests, self.env, stop_at_first_failure=True)
         return judge(mutation, run, time.perf_counter() - started)
 
-    def run_unmutated(self, selection: tuple[str, ...]) -> TestRun:
-        with tempfile.TemporaryDirectory(prefix="mutation-baseline-") as scratch:
-            tree = Path(scratch)
-            copy_tree(self.files, self.root, tree)
+    def run_unmutated(self, selection: tuple[str, ...]) -> PytestRun:
+        with self.copy("baseline") as tree:
             return run_pytest(tree, selection, self.env, stop_at_first_failure=False)
 
 
