@@ -95,19 +95,20 @@ def run_pytest(
 
 
 def _read_junit(report: Path) -> tuple[int, tuple[str, ...]]:
-    cases = ElementTree.parse(report).getroot().iter("testcase")
-    run, failed = 0, []
-    for case in cases:
+    """How many tests ran, and each failure; a test that also errors in teardown is listed twice, counted once."""
+    ran: set[tuple[str | None, str | None]] = set()
+    failed = []
+    for case in ElementTree.parse(report).getroot().iter("testcase"):
         if case.find("skipped") is not None:
             continue
-        run += 1
+        ran.add((case.get("classname"), case.get("name")))
         problem = case.find("failure")
         if problem is None:
             problem = case.find("error")
         if problem is not None:
             message = " ".join(problem.get("message", "").split())
             failed.append(f"{case.get('name', '')}: {message[:MESSAGE_WIDTH]}")
-    return run, tuple(failed)
+    return len(ran), tuple(failed)
 
 
 def judge(mutation: Mutation, run: PytestRun, seconds: float) -> Result:
