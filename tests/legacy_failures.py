@@ -205,18 +205,25 @@ SIGNATURES = {
         "MissingGreenlet out of a legacy line reading a column the database recomputes on update",
         _missing_greenlet_reading(lambda names: bool(names & ON_UPDATE)),
     ),
-    "F4": Signature("RuntimeWarning: coroutine 'AsyncSession.<method>' was never awaited", _never_awaited),
+    "F4": Signature(
+        "RuntimeWarning: coroutine 'AsyncSession.<method>' was never awaited",
+        _never_awaited,
+    ),
     "F5": Signature(
         "an exception logged for a Future 'attached to a different loop'",
         _raised(RuntimeError, "attached to a different loop"),
     ),
-    "F6": Signature("the pool logging 'Event loop is closed' while closing a connection", _closed_loop_at_dispose),
+    "F6": Signature(
+        "the pool logging 'Event loop is closed' while closing a connection",
+        _closed_loop_at_dispose,
+    ),
     "F7": Signature("DetachedInstanceError logged", _raised(DetachedInstanceError, "")),
     "F8": Signature(
         "a pooled connection still checked out when the test ended", lambda _: get_pool_stats().checked_out > 0
     ),
     "F9": Signature(
-        "one session used by concurrent tasks: 'concurrent operations are not permitted'", _concurrent_session_use
+        "one session used by concurrent tasks: 'concurrent operations are not permitted'",
+        _concurrent_session_use,
     ),
     "F10": Signature(
         "the pool's TimeoutError 'QueuePool limit of size ...' logged",
