@@ -14,7 +14,7 @@ MERMAID_SHA256 := 6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950f
 VENDOR := docs/javascripts/vendor
 MERMAID_STAMP := $(VENDOR)/.mermaid-$(MERMAID_VERSION)
 
-.PHONY: help install vendor versions matrix compare test mutate serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
+.PHONY: help install vendor versions matrix compare test mutate serve db-stop db-reset fuzz bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -81,6 +81,9 @@ serve: install ## Serve VARIANT (legacy|standardized) on 127.0.0.1:PORT with the
 
 db-stop: install ## Stop an embedded PostgreSQL left running in .pgdata
 	$(BIN)/python -m playbook db-stop
+
+db-reset: install ## Drop the database make serve uses (its jobs are lost); it is created again on the next serve
+	$(BIN)/python -m playbook db-reset
 
 bench: install ## Benchmark the batch, sitemap and places jobs (pytest-benchmark); print a ratio table per service
 	mkdir -p reports/bench

@@ -13,9 +13,11 @@ from playbook.app.models import Job, JobStatus, utcnow
 from playbook.app.schemas import JobOut
 
 
-async def create_job(session: AsyncSession, kind: str, total_items: int, params: dict[str, Any]) -> tuple[Job, JobOut]:
-    """Insert a pending job; return it with the response body read before the commit."""
-    job = Job(kind=kind, total_items=total_items, params=params)
+async def create_job(
+    session: AsyncSession, owner: str, kind: str, total_items: int, params: dict[str, Any]
+) -> tuple[Job, JobOut]:
+    """Insert a pending job of `owner`; return it with the response body read before the commit."""
+    job = Job(owner=owner, kind=kind, total_items=total_items, params=params)
     session.add(job)
     await session.flush()
     accepted = JobOut.model_validate(job)

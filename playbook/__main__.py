@@ -1,4 +1,4 @@
-"""Command line behind the Makefile: `python -m playbook {compare,serve,simulator,db-stop,audit}`.
+"""Command line behind the Makefile: `python -m playbook {compare,serve,simulator,db-stop,db-reset,audit}`.
 
 Each subcommand is registered with its handler in one place, so a subcommand cannot exist
 without the code that runs it.
@@ -25,13 +25,20 @@ def run_compare(_args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from playbook.app.auth import OpenModeExposed, check_listen_address
+    from playbook.app.database import OutdatedSchema
     from playbook.app.factory import create_app
     from playbook.harness.databases import prepare_database
 
     settings = get_settings()
-    url = asyncio.run(prepare_database(settings, settings.database_name, replace=False))
-    print(f"serving {args.variant} on http://127.0.0.1:{args.port} (docs at /docs)", file=sys.stderr)
-    uvicorn.run(create_app(args.variant, database_url=url, settings=settings), host="127.0.0.1", port=args.port)
+    try:
+        check_listen_address(args.host, settings)
+        url = asyncio.run(prepare_database(settings, settings.database_name, replace=False))
+    except (OpenModeExposed, OutdatedSchema) as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    print(f"serving {args.variant} on http://{args.host}:{args.port} (docs at /docs)", file=sys.stderr)
+    uvicorn.run(create_app(args.variant, database_url=url, settings=settings), host=args.host, port=args.port)
     return 0
 
 
@@ -56,6 +63,15 @@ def run_db_stop(_args: argparse.Namespace) -> int:
     return 0
 
 
+def run_db_reset(_args: argparse.Namespace) -> int:
+    from playbook.harness.databases import drop_database, resolve_server_url
+
+    settings = get_settings()
+    asyncio.run(drop_database(resolve_server_url(settings), settings.database_name))
+    print(f"dropped database {settings.database_name!r}; `make serve` creates it again")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m playbook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,12 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
         return subparser
 
     command("compare", run_compare, "run every scenario on both variants and print the table")
-    serve_parser = command("serve", run_serve, "serve one variant under uvicorn on 127.0.0.1")
+    serve_parser = command("serve", run_serve, "serve one variant under uvicorn (127.0.0.1 unless --host)")
     serve_parser.add_argument("--variant", choices=VARIANTS, default="standardized")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on; only loopback without API_KEYS")
     serve_parser.add_argument("--port", type=int, default=8000)
     simulator_parser = command("simulator", run_simulator, "serve the upstream simulator on 127.0.0.1 (load tests)")
     simulator_parser.add_argument("--port", type=int, default=8100)
     command("db-stop", run_db_stop, "stop an embedded PostgreSQL left running")
+    command("db-reset", run_db_reset, "drop the database `serve` uses (DATABASE_NAME); its jobs are lost")
     add_audit_arguments(command("audit", run_audit, "scan Python code for background-task anti-patterns"))
     return parser
 

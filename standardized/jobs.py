@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ARRAY, CursorResult, Text, case, cast, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from playbook.app.errors import describe_failure
 from playbook.app.models import Job, JobStatus
 from standardized.db import get_background_session
 
@@ -24,9 +25,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-async def create_job(*, session: AsyncSession, kind: str, total_items: int, params: dict[str, Any]) -> Job:
-    """Insert a pending job and commit, so a background task started next finds it."""
-    job = Job(kind=kind, total_items=total_items, params=params)
+async def create_job(*, session: AsyncSession, owner: str, kind: str, total_items: int, params: dict[str, Any]) -> Job:
+    """Insert a pending job of `owner` and commit, so a background task started next finds it."""
+    job = Job(owner=owner, kind=kind, total_items=total_items, params=params)
     session.add(job)
     await session.commit()
     return job
@@ -131,12 +132,6 @@ async def run_job(*, job_id: uuid.UUID, work: Awaitable[None]) -> None:
         raise
     except Exception as exc:
         # Recorded and logged, not re-raised: a raising task would stop the tasks queued after it (F11).
+        # The log has the whole exception; the job, a short description without SQL or paths.
         logger.exception("job %s failed", job_id)
-        await fail_job(job_id=job_id, error=_describe_error(exc))
-
-
-def _describe_error(exc: BaseException) -> str:
-    """`Class: message`; for an exception group (a TaskGroup's), the workers' own exceptions."""
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(_describe_error(inner) for inner in exc.exceptions)
-    return f"{type(exc).__name__}: {exc}"
+        await fail_job(job_id=job_id, error=describe_failure(exc))

@@ -38,7 +38,7 @@ def scrape_emails_task(job_id: uuid.UUID, domain: str, session: AsyncSession) ->
         engine = create_async_engine(get_engine().url)
         try:
             pages = asyncio.run(_crawl(domain))
-            known = asyncio.run(_stored_emails(engine, domain))
+            known = asyncio.run(_stored_emails(engine, job_id, domain))
             stored = asyncio.run(_store_results(engine, job_id, domain, pages, known))
             logger.info("email scan %s: %d new contacts on %s", job_id, stored, domain)
         finally:
@@ -51,9 +51,10 @@ async def _crawl(domain: str) -> list[PageScan]:
     return [page async for page in crawl_site(domain)]
 
 
-async def _stored_emails(engine: AsyncEngine, domain: str) -> set[str]:
+async def _stored_emails(engine: AsyncEngine, job_id: uuid.UUID, domain: str) -> set[str]:
+    owner = select(Job.owner).where(Job.id == job_id).scalar_subquery()
     async with AsyncSession(engine) as db:
-        return set(await db.scalars(select(Contact.email).where(Contact.domain == domain)))
+        return set(await db.scalars(select(Contact.email).where(Contact.owner == owner, Contact.domain == domain)))
 
 
 async def _store_results(
@@ -65,7 +66,7 @@ async def _store_results(
         job.total_items = len(pages)
         for page in pages:
             for email in sorted(page.emails - known):
-                db.add(Contact(job_id=job_id, domain=domain, email=email, source_url=page.url))
+                db.add(Contact(job_id=job_id, owner=job.owner, domain=domain, email=email, source_url=page.url))
                 stored += 1
             known |= page.emails
             record_item(job, page.url, page.error)

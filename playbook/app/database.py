@@ -2,8 +2,14 @@
 
 The engine of a running app is created in its lifespan (or a worker's startup) and
 bound here, so background code on the same event loop can reach it without a session
-being handed over. It is disposed and unbound at shutdown (rule R8). This module does not
-create sessions: how a session is configured is the lesson of each variant.
+being handed over. It is disposed and unbound at shutdown (rule R8). Its pool checks each
+connection before handing it out (`pool_pre_ping`), so a database restart costs no request
+an error. This module does not create sessions: how a session is configured is the lesson
+of each variant.
+
+The schema is created with `create_all`, which adds missing tables and never changes
+existing ones: a database created by an older version of the models is refused with
+`OutdatedSchema`, which names the missing columns, rather than failing on first use.
 """
 
 import asyncio
@@ -12,7 +18,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event, inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -20,13 +26,34 @@ from playbook.app.models import Base
 from playbook.app.settings import Settings
 
 
+class OutdatedSchema(RuntimeError):
+    """The database holds tables of an older version of the models."""
+
+
 async def create_schema(url: URL) -> None:
+    """Create the tables that are missing; raise `OutdatedSchema` if existing ones lack columns."""
     engine = create_async_engine(url)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
+            missing = await connection.run_sync(missing_columns)
     finally:
         await engine.dispose()
+    if missing:
+        raise OutdatedSchema(
+            f"database {url.database!r} was created by an older version of this project: it has no column"
+            f" {', '.join(missing)}. Drop it (`make db-reset`; its jobs are lost) or set DATABASE_NAME to a new one."
+        )
+
+
+def missing_columns(connection: Connection) -> list[str]:
+    """`table.column` for every column of the models that the database's tables lack."""
+    inspector = inspect(connection)
+    missing: list[str] = []
+    for table in Base.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing += [f"{table.name}.{column.name}" for column in table.columns if column.name not in present]
+    return missing
 
 
 @dataclass
@@ -113,6 +140,8 @@ async def bound_engine(url: URL, settings: Settings) -> AsyncIterator[AsyncEngin
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
+        # A connection the server closed (a restart, say) is replaced before a request gets it.
+        pool_pre_ping=True,
     )
     _bound_pool_stats = PoolStats()
     _bound_pool_stats.attach(engine)

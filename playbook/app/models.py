@@ -3,6 +3,10 @@
 The models are the ones a team would have: plain declarative classes with SQLAlchemy's
 defaults (lazy loading, `onupdate` timestamps). Each variant's code decides how it loads
 and writes them; the models do not protect against misuse.
+
+Every job has an owner, the API key that created it (`playbook.app.auth`); results are
+read through their job, so an owner sees its own only. Contacts are shared by the jobs of
+one owner, never across owners.
 """
 
 import uuid
@@ -39,6 +43,8 @@ class JobKind(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.completed, JobStatus.partial, JobStatus.failed})
+# The owner of jobs created while the API runs without API keys.
+OPEN_OWNER = "open"
 
 
 class Base(AsyncAttrs, DeclarativeBase):
@@ -58,6 +64,7 @@ class Job(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(32))
+    owner: Mapped[str] = mapped_column(String(64), default=OPEN_OWNER, index=True)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.pending)
     total_items: Mapped[int] = mapped_column(default=0)
@@ -143,13 +150,14 @@ class JobPlace(Base):
 
 
 class Contact(Base):
-    """An e-mail address found on a domain's pages, stored once per domain."""
+    """An e-mail address found on a domain's pages, stored once per domain and owner."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("domain", "email"),)
+    __table_args__ = (UniqueConstraint("owner", "domain", "email"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    owner: Mapped[str] = mapped_column(String(64))
     domain: Mapped[str] = mapped_column(String(253))
     email: Mapped[str] = mapped_column(String(320))
     source_url: Mapped[str] = mapped_column(Text)

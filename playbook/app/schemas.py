@@ -1,5 +1,11 @@
 """The HTTP contract's bodies (docs/contract.md): requests are validated here, so bad input
-gets a 422 with a message a person can act on before any row is written."""
+gets a 422 with a message a person can act on before any row is written.
+
+Every constraint a request must meet is stated in the OpenAPI schema as well (patterns,
+lengths, item counts, unique items), and the validators accept exactly what the schema
+describes: a request valid by the schema is accepted. Error messages quote at most a short
+prefix of the input (`preview`).
+"""
 
 import re
 import uuid
@@ -12,45 +18,43 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictStr,
-    StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
+from playbook.app.errors import preview
+from playbook.app.hostnames import DOMAIN_JSON_SCHEMA, check_domain
 from playbook.app.models import JobKind, JobStatus
 
 MAX_BATCH_ITEMS = 1000
+MAX_SITEMAP_DOMAINS = 50
+MAX_SEARCH_TEXT = 200
 
-_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
-_DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+[a-z]{{2,63}}$")
-
-
-def _check_domain(value: str) -> str:
-    domain = value.strip().lower()
-    if len(domain) > 253 or not _DOMAIN.fullmatch(domain):
-        raise ValueError(f"{value!r} is not a domain name (expected something like 'example.com')")
-    return domain
+Domain = Annotated[StrictStr, AfterValidator(check_domain), WithJsonSchema(DOMAIN_JSON_SCHEMA)]
 
 
-Domain = Annotated[StrictStr, AfterValidator(_check_domain)]
+def _unique(values: list[str], *, field: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{field} must be unique: {preview(value)} is listed more than once")
+        seen.add(value)
 
 
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[Domain] = Field(min_length=1, max_length=MAX_BATCH_ITEMS, description="Domains to fetch.")
+    items: list[Domain] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_ITEMS,
+        description="Domains to fetch.",
+        json_schema_extra={"uniqueItems": True},
+    )
 
     @model_validator(mode="after")
     def _items_are_unique(self) -> "BatchRequest":
-        _require_unique(self.items, field="items")
+        _unique(self.items, field="items")
         return self
-
-
-def _require_unique(values: list[str], *, field: str) -> None:
-    seen: set[str] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"{field} must be unique: {value!r} is listed more than once")
-        seen.add(value)
 
 
 class SitemapScanRequest(BaseModel):
@@ -59,21 +63,50 @@ class SitemapScanRequest(BaseModel):
     domain: Domain
 
 
-MAX_SITEMAP_DOMAINS = 50
-
-
 class SitemapBatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    domains: list[Domain] = Field(min_length=1, max_length=MAX_SITEMAP_DOMAINS)
+    domains: list[Domain] = Field(min_length=1, max_length=MAX_SITEMAP_DOMAINS, json_schema_extra={"uniqueItems": True})
 
     @model_validator(mode="after")
     def _domains_are_unique(self) -> "SitemapBatchRequest":
-        _require_unique(self.domains, field="domains")
+        _unique(self.domains, field="domains")
         return self
 
 
-SearchText = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Control characters (C0, DEL, C1) are refused; the spaces `str.strip()` removes besides them are
+# listed, so "at least one character that is not a space" reads the same in ECMA 262 and in Python.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_SPACE = r" \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+SEARCH_TEXT_PATTERN = rf"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
+_SEARCH_TEXT = re.compile(SEARCH_TEXT_PATTERN)
+_CONTROL_CHARACTER = re.compile(rf"[{_CONTROL}]")
+
+
+def _check_search_text(value: str) -> str:
+    """`value` without surrounding spaces, if it has no control characters and is more than spaces."""
+    # Unpaired surrogates never get here: pydantic refuses them as no valid string.
+    if _SEARCH_TEXT.fullmatch(value) is None:
+        if _CONTROL_CHARACTER.search(value):
+            raise ValueError("must not contain control characters (U+0000-U+001F, U+007F-U+009F)")
+        raise ValueError("String should have at least 1 character other than spaces")
+    return value.strip()
+
+
+SearchText = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=MAX_SEARCH_TEXT),
+    AfterValidator(_check_search_text),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_SEARCH_TEXT,
+            "pattern": SEARCH_TEXT_PATTERN,
+            "description": "Free text without control characters, not only spaces; surrounding spaces are removed.",
+        }
+    ),
+]
 
 
 class PlacesSearchRequest(BaseModel):
@@ -115,8 +148,21 @@ class BatchItemOut(BaseModel):
     error: str | None
 
 
-class BatchResults(BaseModel):
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+# A cursor is the key of the last entry of the page before; keys are made of these characters
+# (domains, e-mail addresses, digits), and any such string is a position in the order.
+CURSOR_PATTERN = r"^[a-z0-9._+@-]{1,320}$"
+
+
+class ResultsPage(BaseModel):
+    """One page of a job's results, in a fixed order; `next_cursor` leads to the next one."""
+
     job_id: uuid.UUID
+    next_cursor: str | None = Field(description="Pass as `cursor` to read the next page; null on the last page.")
+
+
+class BatchResults(ResultsPage):
     kind: Literal["batch"] = "batch"
     items: list[BatchItemOut]
 
@@ -138,8 +184,7 @@ class SitemapFileOut(BaseModel):
     url_count: int
 
 
-class SitemapResults(BaseModel):
-    job_id: uuid.UUID
+class SitemapResults(ResultsPage):
     kind: Literal["sitemap_scan", "sitemap_batch"]
     sitemap_files: list[SitemapFileOut]
     urls: list[SitemapUrlOut]
@@ -154,8 +199,7 @@ class PlaceOut(BaseModel):
     rating: float | None
 
 
-class PlacesResults(BaseModel):
-    job_id: uuid.UUID
+class PlacesResults(ResultsPage):
     kind: Literal["places_search"] = "places_search"
     places: list[PlaceOut]
 
@@ -167,8 +211,7 @@ class ContactOut(BaseModel):
     source_url: str
 
 
-class EmailResults(BaseModel):
-    job_id: uuid.UUID
+class EmailResults(ResultsPage):
     kind: Literal["email_scan"] = "email_scan"
     domain: str
     contacts: list[ContactOut]
@@ -178,6 +221,6 @@ JobResults = BatchResults | SitemapResults | PlacesResults | EmailResults
 
 
 class Health(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "unavailable"]
     variant: str
-    database: str
+    auth: Literal["api-keys", "open"] = Field(description="open: no API keys are configured (local use only).")

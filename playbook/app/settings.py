@@ -1,16 +1,25 @@
 """Settings read from the environment (or a `.env` file), one object for the whole harness."""
 
+import ipaddress
 from functools import cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 Variant = Literal["legacy", "standardized"]
 VARIANTS: tuple[Variant, ...] = ("legacy", "standardized")
+MIN_API_KEY_LENGTH = 16
+
+
+def _comma_separated(value: object) -> object:
+    """`"a, b"` -> `["a", "b"]`; empty entries dropped. Lists pass through."""
+    if isinstance(value, str):
+        return [entry.strip() for entry in value.split(",") if entry.strip()]
+    return value
 
 
 class Settings(BaseSettings):
@@ -38,6 +47,45 @@ class Settings(BaseSettings):
     )
     reaper_interval: float = Field(default=30.0, gt=0, description="Seconds between sweeps for stuck jobs.")
     stale_after: float = Field(default=300.0, gt=0, description="A job processing this long without progress is stuck.")
+
+    # Who may call the API (playbook.app.auth).
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated API keys, sent as X-API-Key; unset runs the API open, on loopback only.",
+    )
+
+    # What one client may ask of the API (playbook.app.limits).
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Largest request body; larger gets 413.")
+    rate_limit_per_second: float = Field(default=20.0, gt=0, description="Requests per second per client, sustained.")
+    rate_limit_burst: int = Field(default=40, ge=1, description="Requests a client may send at once before 429.")
+
+    # Where the services' requests go (playbook.upstream.guard).
+    upstream: Literal["simulator", "internet"] = Field(
+        default="simulator",
+        description="simulator: every upstream call is answered by the simulator; internet: real network, guarded.",
+    )
+    outbound_ports: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [80, 443], description="Ports the outbound guard lets requests go to."
+    )
+    outbound_allowed_networks: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="CIDR blocks the guard lets through although not public (an egress proxy, say); none by default.",
+    )
+    outbound_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Largest upstream answer, bytes.")
+    outbound_deadline: float = Field(default=10.0, gt=0, description="Most seconds one upstream request may take.")
+
+    @field_validator("api_keys", "outbound_ports", "outbound_allowed_networks", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        return _comma_separated(value)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_are_long_enough(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if len(key) < MIN_API_KEY_LENGTH or not key.isascii() or not key.isprintable():
+                raise ValueError(f"every API key must be at least {MIN_API_KEY_LENGTH} printable ASCII characters")
+        return keys
 
     @property
     def background_connections(self) -> int:

@@ -1,9 +1,13 @@
 """Crawling one site for e-mail addresses: the unit of real work in the e-mail scraper.
 
-`crawl_site` walks a domain's pages breadth first from its home page: same host only,
-at most `MAX_PAGES` pages and `MAX_DEPTH` links away from the home page, links to files
-that are not web pages skipped unfetched. It yields each page's outcome as it goes and
-holds no database resources, so callers decide where their sessions open and close.
+`crawl_site` walks a domain's pages breadth first from its home page: same site only
+(http or https, the same host on its default port, no user info), at most `MAX_PAGES`
+pages and `MAX_DEPTH` links away from the home page, links to files that are not web
+pages and links longer than `MAX_URL_LENGTH` skipped unfetched. It yields each page's
+outcome as it goes and holds no database resources, so callers decide where their
+sessions open and close. It keeps no more links than it could still crawl, and its
+patterns run in time linear in the page's length, so a hostile page costs no more than
+its size.
 """
 
 import html
@@ -15,22 +19,32 @@ from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-from playbook.upstream.fetch import get_html
+from playbook.upstream.fetch import UpstreamError, get_html
 
 MAX_PAGES = 20
 MAX_DEPTH = 2
+MAX_URL_LENGTH = 2048
+# RFC 5321: a mailbox is at most 64 characters, @, a domain of at most 255; 320 in all.
+MAX_LOCAL_PART = 64
+MAX_EMAIL_DOMAIN = 255
 NOT_WEB_PAGES = frozenset(
     {".pdf", ".jpg", ".jpeg", ".png", ".gif", ".svg", ".ico", ".css", ".js", ".zip", ".doc", ".docx", ".xls", ".xlsx"}
 )
 
-_EMAIL = re.compile(r"[a-z0-9][a-z0-9._+-]*@(?:[a-z0-9-]+\.)+[a-z]{2,63}", re.IGNORECASE)
-_MAILTO = re.compile(r"mailto:([^\"'\s?<>]+)", re.IGNORECASE)
+# Every repetition is bounded, and a match starts only where an address can (not inside a
+# longer run of its characters), so no pattern backtracks over more than an address's length.
+_EMAIL = re.compile(
+    r"(?<![a-z0-9._+-])[a-z0-9][a-z0-9._+-]{0,63}@(?:[a-z0-9-]{1,63}\.){1,8}[a-z]{2,63}(?![a-z0-9-])",
+    re.IGNORECASE,
+)
+_MAILTO = re.compile(r"mailto:([^\"'\s?<>]{1,320})", re.IGNORECASE)
 # "name [at] host [dot] test", "name(at)host.test", "name {at} host": the common spellings.
-_SPELLED_AT = re.compile(r"\s*[\[({]\s*at\s*[\])}]\s*", re.IGNORECASE)
-_SPELLED_DOT = re.compile(r"\s*[\[({]\s*dot\s*[\])}]\s*", re.IGNORECASE)
+# The leading spaces are matched only from the start of a run of them.
+_SPELLED_AT = re.compile(r"(?<!\s)\s{0,8}[\[({]\s{0,8}at\s{0,8}[\])}]\s{0,8}", re.IGNORECASE)
+_SPELLED_DOT = re.compile(r"(?<!\s)\s{0,8}[\[({]\s{0,8}dot\s{0,8}[\])}]\s{0,8}", re.IGNORECASE)
 
 
-class PageError(Exception):
+class PageError(UpstreamError):
     """The page could not be read; the message says why."""
 
 
@@ -51,6 +65,7 @@ async def crawl_site(domain: str) -> AsyncIterator[PageScan]:
     """Yield the outcome of each page of `domain`, in the order the pages were crawled."""
     start = home_page(domain)
     frontier = deque([(start, 0)])
+    # Only the first MAX_PAGES pages found can ever be crawled: no more are kept.
     seen = {start}
     crawled = 0
     while frontier and crawled < MAX_PAGES:
@@ -64,6 +79,8 @@ async def crawl_site(domain: str) -> AsyncIterator[PageScan]:
         yield PageScan(url=url, emails=extract_emails(source))
         if depth < MAX_DEPTH:
             for link in same_site_links(source, page_url=url, domain=domain):
+                if len(seen) == MAX_PAGES:
+                    break
                 if link not in seen:
                     seen.add(link)
                     frontier.append((link, depth + 1))
@@ -79,23 +96,45 @@ def extract_emails(source: str) -> frozenset[str]:
     text = html.unescape(source)
     mailto_targets = " ".join(unquote(target) for target in _MAILTO.findall(text))
     readable = _SPELLED_DOT.sub(".", _SPELLED_AT.sub("@", text))
-    return frozenset(email.lower() for email in _EMAIL.findall(f"{readable} {mailto_targets}"))
+    found = (email.lower() for email in _EMAIL.findall(f"{readable} {mailto_targets}"))
+    return frozenset(email for email in found if _fits_a_mailbox(email))
+
+
+def _fits_a_mailbox(email: str) -> bool:
+    local, _, domain = email.partition("@")
+    return len(local) <= MAX_LOCAL_PART and len(domain) <= MAX_EMAIL_DOMAIN
 
 
 def same_site_links(source: str, *, page_url: str, domain: str) -> list[str]:
     """The page's links to other web pages of `domain`, absolute, without fragments, in page order."""
     collector = _LinkCollector()
     collector.feed(source)
-    links = []
-    for href in collector.hrefs:
-        url = urldefrag(urljoin(page_url, href.strip())).url
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or parts.hostname != domain:
-            continue
-        if PurePosixPath(parts.path).suffix.lower() in NOT_WEB_PAGES:
-            continue
-        links.append(url)
-    return links
+    return [url for href in collector.hrefs if _is_same_site_page(url := _absolute(page_url, href), domain)]
+
+
+def _absolute(page_url: str, href: str) -> str:
+    try:
+        return urldefrag(urljoin(page_url, href.strip())).url
+    except ValueError:  # an href urljoin cannot read ("http://[x"): not a link to follow
+        return ""
+
+
+def _is_same_site_page(url: str, domain: str) -> bool:
+    if not url or len(url) > MAX_URL_LENGTH:
+        return False
+    parts = urlsplit(url)
+    try:
+        default_port = parts.port is None
+    except ValueError:  # a port that is no number
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and parts.hostname == domain
+        and default_port
+        and parts.username is None
+        and parts.password is None
+        and PurePosixPath(parts.path).suffix.lower() not in NOT_WEB_PAGES
+    )
 
 
 class _LinkCollector(HTMLParser):

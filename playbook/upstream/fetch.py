@@ -1,28 +1,41 @@
 """Reading an upstream's answer, with every way it can fail turned into a reason.
 
-The services record these reasons per item, so they are short and fit for a job's results.
-Each caller names the exception its own callers expect.
+The services record these reasons per item, so they are short and fit for a job's results:
+each module's error is an `UpstreamError`, whose message is cut to `MAX_REASON` characters
+(upstreams choose content types, URLs and error messages of any length). Each caller
+names the exception its own callers expect.
 """
 
 import httpx
 
 from playbook.upstream.client import get_http_client
 
+MAX_REASON = 300
 
-async def get_ok(url: str, *, error: type[Exception], params: dict[str, str] | None = None) -> httpx.Response:
-    """The answer at `url` if it came and is not an HTTP error; otherwise `error` with the reason."""
+
+class UpstreamError(Exception):
+    """Something upstream could not be read; the message, at most `MAX_REASON` characters, says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason if len(reason) <= MAX_REASON else f"{reason[: MAX_REASON - 1]}…")
+
+
+async def get_ok(url: str, *, error: type[UpstreamError], params: dict[str, str] | None = None) -> httpx.Response:
+    """The answer at `url` if it came and is a success (2xx); otherwise `error` with the reason."""
     try:
         response = await get_http_client().get(url, params=params)
     except httpx.TimeoutException as exc:
         raise error(f"timed out ({exc})") from exc
     except httpx.HTTPError as exc:
         raise error(f"request failed: {type(exc).__name__}: {exc}") from exc
-    if response.status_code >= 400:
+    if response.is_redirect:
+        raise error(f"HTTP {response.status_code} (redirects are not followed)")
+    if not response.is_success:
         raise error(f"HTTP {response.status_code}")
     return response
 
 
-async def get_html(url: str, *, error: type[Exception]) -> httpx.Response:
+async def get_html(url: str, *, error: type[UpstreamError]) -> httpx.Response:
     """`get_ok`, and `error` unless the answer is an HTML page."""
     response = await get_ok(url, error=error)
     content_type = response.headers.get("content-type", "")

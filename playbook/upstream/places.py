@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from playbook.upstream.fetch import get_ok
+from playbook.upstream.fetch import UpstreamError, get_ok
 
 PLACES_HOST = "places.test"
 TEXT_SEARCH_PATH = "/maps/api/place/textsearch/json"
@@ -22,7 +22,7 @@ FIRST_RETRY_DELAY = 0.05
 ANSWERED = frozenset({"OK", "ZERO_RESULTS"})
 
 
-class PlacesError(Exception):
+class PlacesError(UpstreamError):
     """The page could not be read; the message says why."""
 
 

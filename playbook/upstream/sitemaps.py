@@ -1,14 +1,19 @@
 """Reading one domain's sitemaps over HTTP: the unit of real work in the sitemap service.
 
-Starts from the `Sitemap:` lines of `http://{domain}/robots.txt`, or `/sitemap.xml` when
-robots.txt is missing or lists none; follows sitemap indexes; reads gzipped sitemaps
-(`.xml.gz`, recognised by their bytes); accepts documents with or without the sitemaps.org
-namespace. Returns plain data, or raises `CrawlError` with a reason fit for a job's results.
-It holds no database resources, so callers decide where it runs relative to sessions.
+Starts from the `Sitemap:` lines of `http://{domain}/robots.txt`, read by the standard
+library's parser (`urllib.robotparser`: comments dropped, percent-escapes decoded), or
+`/sitemap.xml` when robots.txt is missing or lists none; follows sitemap indexes; reads
+gzipped sitemaps (`.xml.gz`, recognised by their bytes); accepts documents with or without
+the sitemaps.org namespace. Returns plain data, or raises `CrawlError` with a reason fit
+for a job's results. It holds no database resources, so callers decide where it runs
+relative to sessions.
 
 A domain fails as a whole, and nothing of it is kept, when any of its documents cannot be
-read, when it lists more than `MAX_URLS_PER_DOMAIN` URLs, or when indexes are nested more
-than `MAX_INDEX_DEPTH` levels: a partial list of URLs would pass for the domain's whole site.
+read, when it lists more than `MAX_URLS_PER_DOMAIN` URLs or `MAX_SITEMAPS_PER_DOMAIN`
+documents, when indexes are nested more than `MAX_INDEX_DEPTH` levels, or when a document
+lists a URL this crawler does not follow (`refusal_of`): a partial list of URLs would pass
+for the domain's whole site. Sitemaps may live on another host (robots.txt may say so),
+but only at a public host name, over http or https on the default port, without user info.
 """
 
 import xml.etree.ElementTree as ET
@@ -16,20 +21,44 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
+from urllib.robotparser import RobotFileParser
 
 import httpx
 
+from playbook.app.hostnames import check_domain
 from playbook.upstream.client import get_http_client
+from playbook.upstream.fetch import UpstreamError
 
 MAX_URLS_PER_DOMAIN = 10_000
+MAX_SITEMAPS_PER_DOMAIN = 100
 MAX_INDEX_DEPTH = 3
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # the sitemaps protocol's limit, uncompressed
+MAX_URL_LENGTH = 2048  # the sitemaps protocol's limit
 _GZIP_MAGIC = b"\x1f\x8b"
 _LASTMOD_MAX_LENGTH = 32  # the width of SitemapUrl.lastmod
 
 
-class CrawlError(Exception):
+class CrawlError(UpstreamError):
     """The domain's sitemaps could not be read; the message says why."""
+
+
+def refusal_of(url: str) -> str | None:
+    """Why the crawler does not fetch the sitemap at `url`, or None if it may."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"a sitemap URL is longer than {MAX_URL_LENGTH} characters"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return f"{url}: not an http or https URL"
+    if parts.username is not None or parts.password is not None:
+        return f"{url}: the URL carries user info"
+    try:
+        if parts.port is not None:
+            return f"{url}: not on the default port"
+        check_domain(parts.hostname or "")
+    except ValueError as exc:
+        return f"{url}: {exc}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -67,6 +96,10 @@ class _Crawl:
             return
         if depth > MAX_INDEX_DEPTH:
             raise CrawlError(f"{url}: sitemap indexes nested more than {MAX_INDEX_DEPTH} levels deep")
+        if refusal := refusal_of(url):
+            raise CrawlError(refusal)
+        if len(self.visited) == MAX_SITEMAPS_PER_DOMAIN:
+            raise CrawlError(f"more than {MAX_SITEMAPS_PER_DOMAIN} sitemap documents (the cap per domain)")
         self.visited.add(url)
         root = _parse_xml(url, await _fetch_document(url))
         kind = _local_name(root.tag)
@@ -76,7 +109,7 @@ class _Crawl:
                 if entry.get("loc"):
                     await self.visit(entry["loc"], parent_url=url, depth=depth + 1)
         elif kind == "urlset":
-            urls = _page_urls(root)
+            urls = _page_urls(url, root)
             self.url_total += len(urls)
             if self.url_total > MAX_URLS_PER_DOMAIN:
                 raise CrawlError(f"more than {MAX_URLS_PER_DOMAIN} URLs (the cap per domain) at {url}")
@@ -92,12 +125,9 @@ async def _sitemaps_in_robots_txt(domain: str) -> list[str]:
         raise CrawlError(f"{url}: HTTP {response.status_code}")
     if not response.is_success:
         return []  # no robots.txt: the site has not said where its sitemaps are
-    listed = []
-    for line in response.text.splitlines():
-        name, _, value = line.partition(":")
-        if name.strip().lower() == "sitemap" and value.strip():
-            listed.append(value.strip())
-    return listed
+    robots = RobotFileParser(url)
+    robots.parse(response.text.splitlines())
+    return [listed for listed in robots.site_maps() or [] if listed]
 
 
 async def _fetch_document(url: str) -> bytes:
@@ -148,10 +178,12 @@ def _entries(root: ET.Element, name: str) -> Iterator[dict[str, str]]:
             yield {_local_name(child.tag): (child.text or "").strip() for child in entry}
 
 
-def _page_urls(root: ET.Element) -> tuple[PageUrl, ...]:
+def _page_urls(url: str, root: ET.Element) -> tuple[PageUrl, ...]:
     urls: dict[str, PageUrl] = {}
     for entry in _entries(root, "url"):
         loc, lastmod = entry.get("loc"), entry.get("lastmod")
+        if loc and len(loc) > MAX_URL_LENGTH:
+            raise CrawlError(f"{url}: lists a URL longer than {MAX_URL_LENGTH} characters")
         if loc and loc not in urls:
             # A longer value is no W3C datetime; it is dropped rather than cut.
             urls[loc] = PageUrl(loc=loc, lastmod=lastmod if lastmod and len(lastmod) <= _LASTMOD_MAX_LENGTH else None)

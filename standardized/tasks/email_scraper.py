@@ -5,13 +5,14 @@ domain (R1), crawls with no session open (R2), stores each page's addresses and 
 the page in one short transaction (R1, R9), upserts so that a re-run or an address on
 several pages is stored once (R7), and always ends the job in a terminal status (R5, R6).
 Does not guarantee: fresh sources. An address keeps the page it was first found on, by
-whichever scan of the domain found it first; the job's items are the pages it crawled.
+whichever scan of the domain by the same owner found it first; the job's items are the
+pages it crawled. Another owner's scans store addresses of their own.
 """
 
 import logging
 import uuid
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,11 +51,16 @@ async def _record_page(*, job_id: uuid.UUID, domain: str, page: PageScan) -> Non
 
 
 async def _store_contacts(*, session: AsyncSession, job_id: uuid.UUID, domain: str, page: PageScan) -> None:
+    # The job's owner, read in the same statement: contacts are shared by one owner's scans only.
+    owner = select(Job.owner).where(Job.id == job_id).scalar_subquery()
     rows = [
-        {"job_id": job_id, "domain": domain, "email": email, "source_url": page.url} for email in sorted(page.emails)
+        {"job_id": job_id, "owner": owner, "domain": domain, "email": email, "source_url": page.url}
+        for email in sorted(page.emails)
     ]
-    # Upsert on (domain, email): an address already stored keeps its first source, nothing is stored twice (R7).
-    await session.execute(insert(Contact).values(rows).on_conflict_do_nothing(index_elements=["domain", "email"]))
+    # Upsert on (owner, domain, email): an address already stored keeps its first source, nothing is stored twice (R7).
+    await session.execute(
+        insert(Contact).values(rows).on_conflict_do_nothing(index_elements=["owner", "domain", "email"])
+    )
 
 
 async def _count_crawled_page(*, session: AsyncSession, job_id: uuid.UUID) -> None:
