@@ -100,6 +100,9 @@ perf-report: install ## Tables and plots from the last bench, load and compare r
 audit: install ## Scan SRC (default: legacy) for background-task anti-patterns
 	$(BIN)/python -m playbook audit $(SRC)
 
+fuzz: install ## Schemathesis against both variants' served schema, every check and phase (reports/fuzz/)
+	$(BIN)/python -m playbook.harness.fuzz
+
 lint: install ## ruff (lint and format check) and strict mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

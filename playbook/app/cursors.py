@@ -13,6 +13,7 @@ later pages; rows before it do not.
 DIGITS = 10
 # The id and position columns are 4-byte integers.
 LARGEST_NUMBER = 2**31 - 1
+_DIGIT_CHARACTERS = frozenset("0123456789")
 
 
 def numbered_key(letter: str, number: int) -> str:
@@ -28,19 +29,20 @@ def first_number_after(cursor: str | None, letter: str, *, digits: int = DIGITS)
         return 0 if cursor < letter else None
     rest = cursor[len(letter) :]
     # The digits the keys share with `rest`, up to its first character that is not one.
-    shared = next((index for index, character in enumerate(rest[:digits]) if not character.isdigit()), None)
+    shared = next((index for index, character in enumerate(rest[:digits]) if character not in _DIGIT_CHARACTERS), None)
     if shared is None:
         shared = len(rest[:digits])
         if shared == digits:
             # Equal digits make a key no longer than `rest`: only a greater number sorts after it.
-            return _at_most_largest(int(rest[:digits]) + 1)
+            return _at_most_largest(int(rest[:digits]) + 1, digits=digits)
         # `rest` is a run of digits shorter than a key: keys beginning with it sort after it.
-        return _at_most_largest(int(rest.ljust(digits, "0")))
+        return _at_most_largest(int(rest.ljust(digits, "0")), digits=digits)
     head = rest[:shared]
     if rest[shared] < "0":
-        return _at_most_largest(int(head.ljust(digits, "0")))
-    return _at_most_largest((int(head or "0") + 1) * 10 ** (digits - shared))
+        return _at_most_largest(int(head.ljust(digits, "0")), digits=digits)
+    # Every key beginning with `head` sorts before `rest`: the next run of keys begins one higher.
+    return _at_most_largest((int(head or "0") + 1) * 10 ** (digits - shared), digits=digits)
 
 
-def _at_most_largest(number: int) -> int | None:
-    return number if number <= LARGEST_NUMBER else None
+def _at_most_largest(number: int, *, digits: int) -> int | None:
+    return number if number <= min(LARGEST_NUMBER, 10**digits - 1) else None

@@ -96,17 +96,20 @@ METADATA_ADDRESSES = frozenset({ipaddress.ip_address("100.100.100.200"), ipaddre
 
 def refused_address_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """Why the services must not connect to `address`, or None for a public unicast address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return refused_address_reason(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo) is judged by that one too.
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if embedded is not None and (reason := refused_address_reason(embedded)):
+            return reason
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     for reason, applies in (
         ("a loopback address", address.is_loopback),
         ("a link-local address", address.is_link_local),
         ("a multicast address", address.is_multicast),
-        ("a private address", address.is_private),
         ("an unspecified address", address.is_unspecified),
         ("a reserved address", address.is_reserved),
+        ("a private address", address.is_private),
         ("not a public address", not address.is_global),
     ):
         if applies:

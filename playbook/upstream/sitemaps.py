@@ -101,21 +101,46 @@ class _Crawl:
         if len(self.visited) == MAX_SITEMAPS_PER_DOMAIN:
             raise CrawlError(f"more than {MAX_SITEMAPS_PER_DOMAIN} sitemap documents (the cap per domain)")
         self.visited.add(url)
-        root = _parse_xml(url, await _fetch_document(url))
-        kind = _local_name(root.tag)
-        if kind == "sitemapindex":
+        document = read_document(url, await _fetch_document(url))
+        if document.kind == "index":
             self.sitemaps.append(Sitemap(url=url, kind="index", parent_url=parent_url))
-            for entry in _entries(root, "sitemap"):
-                if entry.get("loc"):
-                    await self.visit(entry["loc"], parent_url=url, depth=depth + 1)
-        elif kind == "urlset":
-            urls = _page_urls(url, root)
-            self.url_total += len(urls)
+            for child in document.children:
+                await self.visit(child, parent_url=url, depth=depth + 1)
+        else:
+            self.url_total += len(document.urls)
             if self.url_total > MAX_URLS_PER_DOMAIN:
                 raise CrawlError(f"more than {MAX_URLS_PER_DOMAIN} URLs (the cap per domain) at {url}")
-            self.sitemaps.append(Sitemap(url=url, kind="urlset", parent_url=parent_url, urls=urls))
-        else:
-            raise CrawlError(f"{url}: not a sitemap (root element <{kind}>)")
+            self.sitemaps.append(Sitemap(url=url, kind="urlset", parent_url=parent_url, urls=document.urls))
+
+
+@dataclass(frozen=True)
+class Document:
+    """What one sitemap document lists: other sitemaps (an index) or page URLs (a urlset)."""
+
+    kind: Literal["index", "urlset"]
+    children: tuple[str, ...] = ()
+    urls: tuple[PageUrl, ...] = ()
+
+
+def read_document(url: str, body: bytes) -> Document:
+    """The sitemap document `body` fetched from `url`, gzipped or not; `CrawlError` if it is none."""
+    # By the bytes, not the name or content type: servers label .xml.gz in many ways.
+    root = _parse_xml(url, _gunzip(url, body) if body.startswith(_GZIP_MAGIC) else body)
+    kind = _local_name(root.tag)
+    if kind == "sitemapindex":
+        return Document(
+            kind="index", children=tuple(entry["loc"] for entry in _entries(root, "sitemap") if entry.get("loc"))
+        )
+    if kind == "urlset":
+        return Document(kind="urlset", urls=_page_urls(url, root))
+    raise CrawlError(f"{url}: not a sitemap (root element <{kind}>)")
+
+
+def sitemaps_listed(robots_txt: str) -> list[str]:
+    """The sitemap URLs a robots.txt lists, as the standard library's parser reads them."""
+    robots = RobotFileParser()
+    robots.parse(robots_txt.splitlines())
+    return [listed for listed in robots.site_maps() or [] if listed]
 
 
 async def _sitemaps_in_robots_txt(domain: str) -> list[str]:
@@ -125,17 +150,14 @@ async def _sitemaps_in_robots_txt(domain: str) -> list[str]:
         raise CrawlError(f"{url}: HTTP {response.status_code}")
     if not response.is_success:
         return []  # no robots.txt: the site has not said where its sitemaps are
-    robots = RobotFileParser(url)
-    robots.parse(response.text.splitlines())
-    return [listed for listed in robots.site_maps() or [] if listed]
+    return sitemaps_listed(response.text)
 
 
 async def _fetch_document(url: str) -> bytes:
     response = await _get(url)
     if not response.is_success:
         raise CrawlError(f"{url}: HTTP {response.status_code}")
-    # By the bytes, not the name or content type: servers label .xml.gz in many ways.
-    return _gunzip(url, response.content) if response.content.startswith(_GZIP_MAGIC) else response.content
+    return response.content
 
 
 async def _get(url: str) -> httpx.Response:

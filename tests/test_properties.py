@@ -1,0 +1,248 @@
+"""Property tests (Hypothesis) for the validators and for the parsers of what upstreams send.
+
+Validators: what the OpenAPI schema allows, read by an independent JSON Schema validator
+(jsonschema_rs, with ECMA 262 regular expressions), is exactly what the API accepts, and
+what it accepts it keeps as sent. Parsers (bodies, e-mail addresses, links, sitemaps,
+robots.txt): any input gives a result or the module's own error, never another
+exception, and what they find is what was planted.
+"""
+
+import gzip
+import html
+import json
+import string
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
+
+import jsonschema_rs
+import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from playbook.app.errors import PREVIEW_WIDTH, preview
+from playbook.app.hostnames import DOMAIN_JSON_SCHEMA, DOMAIN_PATTERN, INTERNAL_SUFFIXES, check_domain
+from playbook.app.json_bodies import NotJson, media_type_refusal, parse_json
+from playbook.app.schemas import PlacesSearchRequest
+from playbook.upstream.emails import MAX_URL_LENGTH, extract_emails, same_site_links
+from playbook.upstream.sitemaps import CrawlError, read_document, sitemaps_listed
+
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
+domains = st.builds(
+    lambda labels, top: ".".join([*labels, top]),
+    st.lists(label, min_size=1, max_size=4),
+    st.sampled_from(["test", "com", "io", *INTERNAL_SUFFIXES]),
+)
+spelled_addresses = st.builds(
+    lambda octets, sep, rest: sep.join(str(octet) for octet in octets) + "." + rest,
+    st.lists(st.integers(0, 255), min_size=4, max_size=4),
+    st.sampled_from([".", "-"]),
+    st.sampled_from(["nip.io", "sslip.io"]),
+)
+near_domains = st.one_of(
+    domains,
+    spelled_addresses,
+    domains.map(str.upper),
+    domains.map(lambda name: f" {name}"),
+    domains.map(lambda name: f"{name}."),
+    domains.map(lambda name: name.replace("e", "\u212a", 1)),
+    st.from_regex(DOMAIN_PATTERN, fullmatch=True),
+    st.text(max_size=30),
+)
+
+
+def accepted(validate, value: str) -> bool:
+    try:
+        validate(value)
+    except ValueError:
+        return False
+    return True
+
+
+@PROPERTY
+@given(near_domains)
+def test_a_domain_is_accepted_exactly_when_the_schema_allows_it_and_kept_as_sent(value):
+    schema = jsonschema_rs.validator_for(DOMAIN_JSON_SCHEMA)
+    assert accepted(check_domain, value) == schema.is_valid(value)
+    if schema.is_valid(value):
+        assert check_domain(value) == value
+
+
+SEARCH_TEXT_SCHEMA = PlacesSearchRequest.model_json_schema()["properties"]["query"]
+search_texts = st.one_of(
+    st.text(max_size=210),
+    st.text(alphabet=" \t\r\n\x00\xa0\u3000ab", max_size=5),
+    st.from_regex(SEARCH_TEXT_SCHEMA["pattern"], fullmatch=True).filter(lambda text: len(text) <= 210),
+)
+
+
+def search(query: str) -> PlacesSearchRequest:
+    return PlacesSearchRequest(query=query, location="Austin, TX")
+
+
+@PROPERTY
+@given(search_texts)
+def test_search_text_is_accepted_exactly_when_the_schema_allows_it(query):
+    schema = jsonschema_rs.validator_for(SEARCH_TEXT_SCHEMA)
+    try:
+        kept = search(query).query
+    except ValidationError:
+        assert not schema.is_valid(query)
+        return
+    assert schema.is_valid(query)
+    assert kept == query.strip() and kept
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@PROPERTY
+@given(json_values)
+def test_a_json_document_reads_back_as_it_was_written(value):
+    assert parse_json(json.dumps(value).encode()) == value
+
+
+@PROPERTY
+@given(st.binary(max_size=200) | json_values.map(lambda value: json.dumps(value).encode() + b"x"))
+def test_any_body_is_a_document_or_a_reason_it_is_none(body):
+    try:
+        parse_json(body)
+    except NotJson as exc:
+        assert str(exc)
+
+
+@PROPERTY
+@given(st.text(alphabet="aAjJsSoOnN/+-;=\"' 18tfucehr", max_size=40))
+def test_only_json_in_utf8_is_read(content_type):
+    media_type, _, parameters = content_type.partition(";")
+    charset = parameters.partition("=")
+    plain = media_type.strip().lower() == "application/json" and (
+        not parameters.strip() or (charset[0].strip().lower() == "charset" and charset[2].strip() in {"utf-8", "UTF-8"})
+    )
+    if plain:
+        assert media_type_refusal(content_type) is None
+    if media_type.strip().lower() != "application/json":
+        assert media_type_refusal(content_type) is not None
+
+
+@PROPERTY
+@given(st.from_type(object) | json_values | st.text(min_size=100))
+def test_a_preview_is_short_and_always_encodable(value):
+    shown = preview(value)
+    assert len(shown) <= PREVIEW_WIDTH
+    shown.encode("utf-8", "backslashreplace")
+
+
+local_parts = st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,20}[a-z0-9]", fullmatch=True)
+addresses = st.builds(lambda local, domain: f"{local}@{domain}", local_parts, domains)
+noise = st.text(alphabet=string.ascii_letters + string.digits + " <>\"'=/:;,!?()[]{}\n@.", max_size=80)
+
+
+@PROPERTY
+@given(st.lists(addresses, max_size=5), st.lists(noise, min_size=1, max_size=6))
+def test_every_address_written_plainly_on_a_page_is_found(planted, filler):
+    page = " ".join(f"{text} {address} " for text, address in zip(filler, planted, strict=False))
+    page += " ".join(filler[len(planted) :])
+    assume(all(address in page for address in planted))
+
+    assert {address.lower() for address in planted} <= extract_emails(html.escape(page, quote=False))
+
+
+long_addresses = st.builds(
+    lambda local, domain, before: f"{before}{local}@{domain}",
+    st.text(alphabet="aB9._+-", min_size=1, max_size=120),
+    domains,
+    st.sampled_from(["", " ", "x", ".", "mailto:"]),
+)
+
+
+@PROPERTY
+@given(st.text(max_size=400) | noise | long_addresses)
+@example("x" * 65 + "@site.test")
+@example("info@" + "a" * 250 + ".test")
+def test_what_is_found_on_any_page_is_a_lowercase_mailbox_of_legal_length(page):
+    for found in extract_emails(page):
+        local, at, domain = found.partition("@")
+        assert at and found == found.lower()
+        assert 1 <= len(local) <= 64 and len(domain) <= 255
+
+
+hrefs = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(
+        ["/about", "http://site.test:8080/", "http://u:p@site.test/", "https://site.test/x", "ftp://site.test/"]
+    ),
+    st.builds(lambda path: f"/{path}", st.text(max_size=3000)),
+)
+
+
+@PROPERTY
+@given(st.lists(hrefs, max_size=6))
+def test_links_followed_are_pages_of_the_same_site_only(links):
+    page = "".join(f'<a href="{html.escape(link)}">x</a>' for link in links)
+    for url in same_site_links(page, page_url="http://site.test/", domain="site.test"):
+        parts = urlsplit(url)
+        assert parts.scheme in ("http", "https") and parts.hostname == "site.test"
+        assert parts.port is None and parts.username is None and parts.password is None
+        assert len(url) <= MAX_URL_LENGTH and "#" not in url
+
+
+# Characters XML 1.0 can hold as they are (no form feed, no carriage return, which it normalises).
+locs = st.builds(
+    lambda path: f"http://site.test/{path}",
+    st.text(alphabet=string.ascii_letters + string.digits + string.punctuation + " \t\n", max_size=20),
+)
+
+
+def urlset(entries: list[str]) -> bytes:
+    body = "".join(f"<url><loc>{escape(loc)}</loc></url>" for loc in entries)
+    return f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>'.encode()
+
+
+@PROPERTY
+@given(st.lists(locs, max_size=8), st.booleans())
+def test_a_urlset_lists_each_url_once_in_document_order_gzipped_or_not(entries, gzipped):
+    body = urlset(entries)
+    document = read_document("http://site.test/sitemap.xml", gzip.compress(body) if gzipped else body)
+
+    expected = list(dict.fromkeys(loc.strip() for loc in entries if loc.strip()))
+    assert document.kind == "urlset"
+    assert [url.loc for url in document.urls] == expected
+
+
+@PROPERTY
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_any_bytes_are_a_sitemap_or_a_reason_they_are_none(body):
+    try:
+        read_document("http://site.test/sitemap.xml", body)
+    except CrawlError as exc:
+        assert str(exc).startswith("http://site.test/sitemap.xml: ")
+
+
+directive = st.sampled_from(["User-agent: *", "Disallow: /admin", "Allow: /", "Crawl-delay: 5", "", "# comment"])
+sitemap_urls = st.builds(
+    lambda path: f"http://site.test/{path}.xml", st.text(alphabet=string.ascii_lowercase, max_size=8)
+)
+
+
+@PROPERTY
+@given(
+    st.lists(st.tuples(sitemap_urls, st.sampled_from(["Sitemap", "sitemap", "SITEMAP"]), st.booleans()), max_size=4),
+    st.lists(directive, max_size=6),
+)
+def test_robots_txt_lists_its_sitemap_lines_without_their_comments(listed, others):
+    lines = [f"{name}:  {url} {'# main' if comment else ''}" for url, name, comment in listed] + others
+    assert sitemaps_listed("\n".join(lines)) == [url for url, _, _ in listed]
+
+
+@PROPERTY
+@given(st.text(max_size=500))
+def test_any_robots_txt_reads_as_a_list_of_urls(text):
+    assert all(isinstance(url, str) and url for url in sitemaps_listed(text))
