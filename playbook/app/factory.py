@@ -11,10 +11,11 @@ the limits on each client (`playbook.app.limits`), strict JSON bodies
 (`playbook.app.auth`), each refusal documented in the OpenAPI schema.
 """
 
+import gc
 import importlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
@@ -43,8 +44,9 @@ def create_app(variant: Variant, *, database_url: URL, settings: Settings) -> Fa
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         upstream = bound_http_client(settings, transport=upstream_transport(settings))
-        async with bound_engine(database_url, settings), upstream, variant_lifespan(settings):
-            yield
+        with startup_objects_frozen():
+            async with bound_engine(database_url, settings), upstream, variant_lifespan(settings):
+                yield
 
     app = FastAPI(title=f"Background-task playbook: {variant}", lifespan=lifespan)
     app.state.variant = variant
@@ -58,6 +60,22 @@ def create_app(variant: Variant, *, database_url: URL, settings: Settings) -> Fa
     if not api_keys.open:
         app.openapi = _with_api_key_security(app)  # type: ignore[method-assign]
     return app
+
+
+@contextmanager
+def startup_objects_frozen() -> Iterator[None]:
+    """Leave what the process holds when the app starts (modules, schemas, compiled statements)
+    out of garbage collection while it serves.
+
+    A full collection walks every object it tracks, on the event loop: with the startup
+    objects in, that walk alone held the loop for about 70 ms whenever a job's allocations
+    triggered one. They come back under collection when the app stops.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def upstream_transport(settings: Settings) -> httpx.AsyncBaseTransport:

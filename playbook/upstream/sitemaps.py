@@ -16,6 +16,7 @@ for the domain's whole site. Sitemaps may live on another host (robots.txt may s
 but only at a public host name, over http or https on the default port, without user info.
 """
 
+import asyncio
 import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ MAX_SITEMAPS_PER_DOMAIN = 100
 MAX_INDEX_DEPTH = 3
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # the sitemaps protocol's limit, uncompressed
 MAX_URL_LENGTH = 2048  # the sitemaps protocol's limit
+SLICE_BYTES = 32 * 1024  # documents are unpacked and parsed this much at a time
 _GZIP_MAGIC = b"\x1f\x8b"
 _LASTMOD_MAX_LENGTH = 32  # the width of SitemapUrl.lastmod
 
@@ -101,7 +103,7 @@ class _Crawl:
         if len(self.visited) == MAX_SITEMAPS_PER_DOMAIN:
             raise CrawlError(f"more than {MAX_SITEMAPS_PER_DOMAIN} sitemap documents (the cap per domain)")
         self.visited.add(url)
-        document = read_document(url, await _fetch_document(url))
+        document = await read_document(url, await _fetch_document(url))
         if document.kind == "index":
             self.sitemaps.append(Sitemap(url=url, kind="index", parent_url=parent_url))
             for child in document.children:
@@ -122,18 +124,80 @@ class Document:
     urls: tuple[PageUrl, ...] = ()
 
 
-def read_document(url: str, body: bytes) -> Document:
+async def read_document(url: str, body: bytes) -> Document:
     """The sitemap document `body` fetched from `url`, gzipped or not; `CrawlError` if it is none."""
     # By the bytes, not the name or content type: servers label .xml.gz in many ways.
-    root = _parse_xml(url, _gunzip(url, body) if body.startswith(_GZIP_MAGIC) else body)
-    kind = _local_name(root.tag)
-    if kind == "sitemapindex":
-        return Document(
-            kind="index", children=tuple(entry["loc"] for entry in _entries(root, "sitemap") if entry.get("loc"))
+    xml = await _gunzip(url, body) if body.startswith(_GZIP_MAGIC) else body
+    reader = _DocumentReader(url)
+    parser = ET.XMLPullParser(events=("start", "end"))
+    try:
+        # A slice at a time, letting other tasks run in between, each entry read and dropped as
+        # it ends: a document of MAX_DOCUMENT_BYTES never holds the event loop, nor memory, for long.
+        for start in range(0, len(xml), SLICE_BYTES):
+            parser.feed(xml[start : start + SLICE_BYTES])
+            reader.read(parser.read_events())
+            await asyncio.sleep(0)
+        parser.close()
+        reader.read(parser.read_events())
+    except ET.ParseError as exc:
+        raise CrawlError(f"{url}: malformed XML ({exc})") from exc
+    return reader.document()
+
+
+@dataclass
+class _DocumentReader:
+    """A sitemap's entries, read from the parser's events as each entry ends."""
+
+    url: str
+    root: ET.Element | None = None
+    depth: int = 0
+    children: list[str] = field(default_factory=list)
+    urls: dict[str, PageUrl] = field(default_factory=dict)
+
+    def read(self, events: Iterator[tuple[str, ET.Element]]) -> None:
+        for event, element in events:
+            if event == "start":
+                self.depth += 1
+                if self.depth == 1:
+                    self._start(element)
+                continue
+            self.depth -= 1
+            if self.depth == 1:
+                self._entry(
+                    _local_name(element.tag), {_local_name(child.tag): (child.text or "").strip() for child in element}
+                )
+        if self.root is not None:
+            del self.root[:]  # the entries read so far
+
+    def _start(self, root: ET.Element) -> None:
+        if _local_name(root.tag) not in ("sitemapindex", "urlset"):
+            raise CrawlError(f"{self.url}: not a sitemap (root element <{_local_name(root.tag)}>)")
+        self.root = root
+
+    def _entry(self, name: str, fields: dict[str, str]) -> None:
+        assert self.root is not None
+        loc = fields.get("loc")
+        if not loc:
+            return
+        if _local_name(self.root.tag) == "sitemapindex":
+            if name == "sitemap":
+                self.children.append(loc)
+            return
+        if name != "url":
+            return
+        if len(loc) > MAX_URL_LENGTH:
+            raise CrawlError(f"{self.url}: lists a URL longer than {MAX_URL_LENGTH} characters")
+        lastmod = fields.get("lastmod")
+        # A longer value is no W3C datetime; it is dropped rather than cut.
+        self.urls.setdefault(
+            loc, PageUrl(loc=loc, lastmod=lastmod if lastmod and len(lastmod) <= _LASTMOD_MAX_LENGTH else None)
         )
-    if kind == "urlset":
-        return Document(kind="urlset", urls=_page_urls(url, root))
-    raise CrawlError(f"{url}: not a sitemap (root element <{kind}>)")
+
+    def document(self) -> Document:
+        assert self.root is not None
+        if _local_name(self.root.tag) == "sitemapindex":
+            return Document(kind="index", children=tuple(self.children))
+        return Document(kind="urlset", urls=tuple(self.urls.values()))
 
 
 def sitemaps_listed(robots_txt: str) -> list[str]:
@@ -169,44 +233,26 @@ async def _get(url: str) -> httpx.Response:
         raise CrawlError(f"{url}: request failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _gunzip(url: str, compressed: bytes) -> bytes:
+async def _gunzip(url: str, compressed: bytes) -> bytes:
     decompressor = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+    parts, size, pending = [], 0, compressed
     try:
-        # Bounded: a small gzip file can expand to gigabytes.
-        document = decompressor.decompress(compressed, MAX_DOCUMENT_BYTES)
+        while True:
+            # At most a slice out per call, letting other tasks run in between; bounded in all,
+            # since a small gzip file can expand to gigabytes.
+            part = decompressor.decompress(pending, SLICE_BYTES) if pending else decompressor.flush()
+            pending = decompressor.unconsumed_tail
+            size += len(part)
+            if size > MAX_DOCUMENT_BYTES:
+                raise CrawlError(f"{url}: more than {MAX_DOCUMENT_BYTES} bytes once uncompressed")
+            if not part and not pending:
+                return b"".join(parts)
+            parts.append(part)
+            await asyncio.sleep(0)
     except zlib.error as exc:
         raise CrawlError(f"{url}: broken gzip data ({exc})") from exc
-    if decompressor.unconsumed_tail:
-        raise CrawlError(f"{url}: more than {MAX_DOCUMENT_BYTES} bytes once uncompressed")
-    return document
-
-
-def _parse_xml(url: str, document: bytes) -> ET.Element:
-    try:
-        return ET.fromstring(document)
-    except ET.ParseError as exc:
-        raise CrawlError(f"{url}: malformed XML ({exc})") from exc
 
 
 def _local_name(tag: str) -> str:
     """`{http://www.sitemaps.org/schemas/sitemap/0.9}urlset` -> `urlset`; a tag without a namespace stays as it is."""
     return tag.rpartition("}")[2]
-
-
-def _entries(root: ET.Element, name: str) -> Iterator[dict[str, str]]:
-    """The `<sitemap>` or `<url>` children of `root`, each as {field: text}."""
-    for entry in root:
-        if _local_name(entry.tag) == name:
-            yield {_local_name(child.tag): (child.text or "").strip() for child in entry}
-
-
-def _page_urls(url: str, root: ET.Element) -> tuple[PageUrl, ...]:
-    urls: dict[str, PageUrl] = {}
-    for entry in _entries(root, "url"):
-        loc, lastmod = entry.get("loc"), entry.get("lastmod")
-        if loc and len(loc) > MAX_URL_LENGTH:
-            raise CrawlError(f"{url}: lists a URL longer than {MAX_URL_LENGTH} characters")
-        if loc and loc not in urls:
-            # A longer value is no W3C datetime; it is dropped rather than cut.
-            urls[loc] = PageUrl(loc=loc, lastmod=lastmod if lastmod and len(lastmod) <= _LASTMOD_MAX_LENGTH else None)
-    return tuple(urls.values())

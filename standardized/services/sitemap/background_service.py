@@ -28,6 +28,7 @@ from standardized.jobs import finish_job, record_item, run_job, run_workers, sta
 logger = logging.getLogger(__name__)
 
 WORKERS = 4
+INSERT_SLICE = 1000
 
 
 async def process_domain_background(job_id: uuid.UUID, domain: str) -> None:
@@ -107,12 +108,13 @@ async def _store_sitemaps(*, session: AsyncSession, job_id: uuid.UUID, domain: s
             )
             .returning(SitemapFile.id)
         )
-        if sitemap.urls:
-            # One executemany for all of the document's URLs, no ORM objects to track.
+        # An executemany per slice of the document's URLs, no ORM objects to track: each slice's
+        # parameters are prepared while the event loop waits, so slices keep those waits short.
+        for start in range(0, len(sitemap.urls), INSERT_SLICE):
             await session.execute(
                 insert(SitemapUrl),
                 [
                     {"sitemap_file_id": file_ids[sitemap.url], "loc": url.loc, "lastmod": url.lastmod}
-                    for url in sitemap.urls
+                    for url in sitemap.urls[start : start + INSERT_SLICE]
                 ],
             )
