@@ -2,17 +2,20 @@
 
 One run: a fresh database (on the embedded server unless `DATABASE_URL` is set), the
 upstream simulator served on 127.0.0.1, then for each variant in turn the app under
-uvicorn in a process of its own, with a small pool, and two headless locust phases
-against it: the cheap read alone, then the cheap read beside job submitters
-(`benchmarks/locustfile.py`). Then the app is stopped, which waits for its background
-tasks, and its jobs are counted by final status straight from the database: a job still
-pending or processing at that point will never finish.
+uvicorn in a process of its own, with a small pool and API keys, and three headless locust
+phases against it: the cheap read alone, then beside job submitters, then beside job
+submitters and a hostile client sending oversized and malformed requests
+(`benchmarks/locustfile.py`). Then the probes locust cannot make (`benchmarks/hostile.py`):
+100 MB bodies, and the largest job the caps allow read page by page. Then the app is
+stopped, which waits for its background tasks, and its jobs are counted by final status
+straight from the database: a job still pending or processing at that point will never finish.
 
 Prints one table and writes the same figures to `reports/load/summary.json`; locust's CSV
 and HTML reports and every process's log are under `reports/load/<variant>/`.
 
-Shows: what background jobs cost the API's cheap read (p95 with jobs / p95 alone), which
-requests fail under job load, and which jobs are left non-terminal, per variant.
+Shows: what background jobs and a hostile client cost the API's cheap read (p95 with them /
+p95 alone), which requests fail or get a 5xx, which jobs are left non-terminal, the app's
+memory under 100 MB bodies and the longest step its event loop ran (CPU time), per variant.
 Does not guarantee: figures for another machine. Locust, the app, the simulator and
 PostgreSQL share this machine's cores (the summary records how many), and latencies are
 locust's, in its rounded buckets.
@@ -42,6 +45,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from benchmarks.hostile import LargestJobOutcome, OversizedOutcome, largest_job, oversized_bodies
+from playbook.app.auth import owner_of
 from playbook.app.models import TERMINAL_STATUSES, Job
 from playbook.app.settings import PROJECT_ROOT, VARIANTS, Variant, get_settings
 from playbook.harness.databases import prepare_database
@@ -61,6 +66,12 @@ LOCUST_GRACE = 30.0  # locust's own start and report writing, beyond --run-time
 # Names as the locustfile records them (importing it here would monkey-patch this process with gevent).
 CHEAP_READ = ("GET", "/health")
 JOB_RECORD_TYPE = "JOB"
+HOSTILE_PREFIX = "hostile: "
+API_KEY, HOSTILE_KEY = "load-job-submitters-0001", "load-hostile-client-0001"
+# Per key: the job submitters stay well below it, the hostile client goes past it.
+RATE_LIMIT = 100
+_SERVER_ERROR = re.compile(r'" 5\d\d ')
+_LOOP_STEPS = re.compile(r"^event loop: .*$", re.MULTILINE)
 _CAUGHT_ERROR = re.compile(r"CatchResponseError\((['\"])(.*)\1\)", re.DOTALL)
 
 
@@ -68,8 +79,11 @@ _CAUGHT_ERROR = re.compile(r"CatchResponseError\((['\"])(.*)\1\)", re.DOTALL)
 class Plan:
     cheap_users: int
     job_users: int
+    hostile_users: int
     alone_seconds: int
     jobs_seconds: int
+    hostile_seconds: int
+    probe_seconds: int
     latency_ms: int
     pool_size: int
     max_overflow: int
@@ -83,10 +97,12 @@ class Phase:
     seconds: int
 
 
-def phases(plan: Plan) -> tuple[Phase, Phase]:
+def phases(plan: Plan) -> tuple[Phase, Phase, Phase]:
+    with_jobs = {"CheapReader": plan.cheap_users, "JobSubmitter": plan.job_users}
     return (
         Phase("alone", {"CheapReader": plan.cheap_users}, plan.alone_seconds),
-        Phase("with jobs", {"CheapReader": plan.cheap_users, "JobSubmitter": plan.job_users}, plan.jobs_seconds),
+        Phase("with jobs", with_jobs, plan.jobs_seconds),
+        Phase("hostile", {**with_jobs, "HostileClient": plan.hostile_users}, plan.hostile_seconds),
     )
 
 
@@ -110,6 +126,9 @@ class PhaseOutcome:
     jobs_followed: int
     jobs_not_terminal_when_polled: int
     failure_reasons: dict[str, int]
+    hostile_requests: int = 0
+    hostile_not_refused: int = 0
+    server_errors: int = 0  # 5xx answers in the app's access log during the phase
 
 
 @dataclass
@@ -119,6 +138,9 @@ class VariantOutcome:
     jobs: dict[str, dict[str, int]]  # kind -> final status -> count, from the database
     app_shutdown: str
     exceptions_logged: int
+    oversized: OversizedOutcome | None = None
+    largest_job: LargestJobOutcome | None = None
+    loop_steps: str = ""
 
     @property
     def jobs_stored(self) -> int:
@@ -142,10 +164,19 @@ class VariantOutcome:
     @property
     def cheap_p95_ratio(self) -> float | None:
         """p95 of the cheap read with jobs running, over its p95 alone."""
-        alone, with_jobs = (phase.cheap for phase in self.phases)
-        if alone is None or with_jobs is None or alone.p95 == 0:
+        return self._cheap_p95_over_alone("with jobs")
+
+    @property
+    def hostile_p95_ratio(self) -> float | None:
+        """p95 of the cheap read beside jobs and the hostile client, over its p95 alone."""
+        return self._cheap_p95_over_alone("hostile")
+
+    def _cheap_p95_over_alone(self, name: str) -> float | None:
+        cheap = {phase.phase: phase.cheap for phase in self.phases}
+        alone, other = cheap.get("alone"), cheap.get(name)
+        if alone is None or other is None or alone.p95 == 0:
             return None
-        return round(with_jobs.p95 / alone.p95, 2)
+        return round(other.p95 / alone.p95, 2)
 
 
 @contextmanager
@@ -171,7 +202,9 @@ def run_locust(phase: Phase, base_url: str, out_dir: Path) -> PhaseOutcome:
         "--config-users", json.dumps(config),
     ]  # fmt: skip
     log_path = prefix.with_suffix(".log")
-    with child_process(command, env=child_env(), log_path=log_path) as locust:
+    with child_process(
+        command, env=child_env(LOAD_API_KEY=API_KEY, LOAD_HOSTILE_KEY=HOSTILE_KEY), log_path=log_path
+    ) as locust:
         # Exit code 1 only says some requests failed; the figures below tell which.
         locust.wait(timeout=phase.seconds + LOCUST_GRACE)
     stats_path = prefix.with_suffix(".json")
@@ -183,7 +216,8 @@ def run_locust(phase: Phase, base_url: str, out_dir: Path) -> PhaseOutcome:
 def summarize_phase(name: str, entries: list[dict[str, Any]], failures_csv: Path) -> PhaseOutcome:
     http = [entry for entry in entries if entry["method"] != JOB_RECORD_TYPE]
     jobs = [entry for entry in entries if entry["method"] == JOB_RECORD_TYPE]
-    submissions = [entry for entry in http if entry["method"] == "POST"]
+    hostile = [entry for entry in http if entry["name"].startswith(HOSTILE_PREFIX)]
+    submissions = [entry for entry in http if entry["method"] == "POST" and entry not in hostile]
     return PhaseOutcome(
         phase=name,
         requests=sum(entry["num_requests"] for entry in http),
@@ -194,6 +228,8 @@ def summarize_phase(name: str, entries: list[dict[str, Any]], failures_csv: Path
         jobs_followed=sum(entry["num_requests"] for entry in jobs),
         jobs_not_terminal_when_polled=sum(entry["num_failures"] for entry in jobs),
         failure_reasons=read_failure_reasons(failures_csv),
+        hostile_requests=sum(entry["num_requests"] for entry in hostile),
+        hostile_not_refused=sum(entry["num_failures"] for entry in hostile),
     )
 
 
@@ -265,25 +301,45 @@ def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: s
         MAX_OVERFLOW=plan.max_overflow,
         POOL_TIMEOUT=plan.pool_timeout,
         UPSTREAM_URL=upstream_url,
+        API_KEYS=f"{API_KEY},{HOSTILE_KEY}",
+        RATE_LIMIT_PER_SECOND=RATE_LIMIT,
+        RATE_LIMIT_BURST=2 * RATE_LIMIT,
+        LOOP_STEPS=1,
     )
     command = [sys.executable, "-m", "playbook", "serve", "--variant", variant, "--port", str(port)]
     started = datetime.now(UTC)
+    probes: dict[str, object] = {}
     with child_process(command, env=env, log_path=log_path) as app:
         wait_until_serving(app, base_url + "/health", log_path=log_path)
         outcomes = []
         for phase in phases(plan):
             print(f"  {variant}: {phase.name}, {phase.seconds} s, {phase.users} ...", file=sys.stderr, flush=True)
+            log_before = log_path.read_text()
             outcomes.append(run_locust(phase, base_url, out_dir))
+            outcomes[-1].server_errors = len(_SERVER_ERROR.findall(log_path.read_text()[len(log_before) :]))
+        if plan.probe_seconds:
+            print(f"  {variant}: probes: 100 MB bodies, the largest job ...", file=sys.stderr, flush=True)
+            probes = asyncio.run(run_probes(base_url, app.pid, database_url, seconds=plan.probe_seconds))
         print(f"  {variant}: stopping the app (it waits for its background tasks) ...", file=sys.stderr, flush=True)
         stopped_in_time = stop_process(app, timeout=SHUTDOWN_TIMEOUT)
     app_log = log_path.read_text()
+    loop_steps = _LOOP_STEPS.search(app_log)
     return VariantOutcome(
         variant=variant,
         phases=outcomes,
         jobs=asyncio.run(count_jobs(database_url, since=started)),
         app_shutdown=_describe_shutdown(stopped_in_time, app_log),
         exceptions_logged=app_log.count("Exception in ASGI application"),
+        loop_steps=loop_steps.group(0) if loop_steps else "",
+        **probes,  # type: ignore[arg-type]
     )
+
+
+async def run_probes(base_url: str, pid: int, database_url: URL, *, seconds: int) -> dict[str, object]:
+    return {
+        "oversized": await oversized_bodies(base_url, pid, HOSTILE_KEY, seconds=seconds),
+        "largest_job": await largest_job(base_url, pid, database_url, api_key=API_KEY, owner=owner_of(API_KEY)),
+    }
 
 
 def _describe_shutdown(stopped_in_time: bool, app_log: str) -> str:
@@ -298,11 +354,11 @@ CELL_WIDTH = 13
 
 
 def render_table(outcomes: list[VariantOutcome]) -> str:
-    """Metrics down, variants and phases across; per-variant figures sit under "with jobs"."""
+    """Metrics down, variants and phases across; per-variant figures sit under the last phase."""
     lines = [
-        " " * LABEL_WIDTH + "".join(f"{outcome.variant:>{2 * CELL_WIDTH}}" for outcome in outcomes),
+        " " * LABEL_WIDTH + "".join(f"{outcome.variant:>{len(outcome.phases) * CELL_WIDTH}}" for outcome in outcomes),
         " " * LABEL_WIDTH + "".join(f"{phase.phase:>{CELL_WIDTH}}" for outcome in outcomes for phase in outcome.phases),
-        "-" * (LABEL_WIDTH + 2 * CELL_WIDTH * len(outcomes)),
+        "-" * (LABEL_WIDTH + CELL_WIDTH * sum(len(outcome.phases) for outcome in outcomes)),
     ]
 
     def phase_row(label: str, cell: Callable[[PhaseOutcome], object]) -> None:
@@ -310,7 +366,7 @@ def render_table(outcomes: list[VariantOutcome]) -> str:
         lines.append(f"{label:<{LABEL_WIDTH}}" + "".join(f"{_text(value):>{CELL_WIDTH}}" for value in cells))
 
     def variant_row(label: str, cell: Callable[[VariantOutcome], object]) -> None:
-        cells = [value for outcome in outcomes for value in ("", cell(outcome))]
+        cells = [value for outcome in outcomes for value in ("",) * (len(outcome.phases) - 1) + (cell(outcome),)]
         lines.append(f"{label:<{LABEL_WIDTH}}" + "".join(f"{_text(value):>{CELL_WIDTH}}" for value in cells))
 
     phase_row("requests", lambda phase: phase.requests)
@@ -324,6 +380,9 @@ def render_table(outcomes: list[VariantOutcome]) -> str:
             lambda phase: phase.submission and getattr(phase.submission, percentile),  # noqa: B023
         )
     phase_row("jobs accepted (202)", lambda phase: phase.jobs_accepted or None)
+    phase_row("hostile requests", lambda phase: phase.hostile_requests or None)
+    phase_row("hostile not refused", lambda phase: phase.hostile_requests and phase.hostile_not_refused)
+    phase_row("5xx answers (app log)", lambda phase: phase.server_errors)
     phase_row("jobs polled: terminal/not", _polled_jobs)
     variant_row("jobs in the database", lambda outcome: outcome.jobs_stored)
     for status in ("completed", "partial", "failed"):
@@ -332,8 +391,36 @@ def render_table(outcomes: list[VariantOutcome]) -> str:
     variant_row(
         "cheap p95 with jobs/alone", lambda outcome: outcome.cheap_p95_ratio and f"{outcome.cheap_p95_ratio:.2f}x"
     )
+    variant_row(
+        "cheap p95 hostile/alone", lambda outcome: outcome.hostile_p95_ratio and f"{outcome.hostile_p95_ratio:.2f}x"
+    )
     variant_row("exceptions in app log", lambda outcome: outcome.exceptions_logged)
     variant_row("app shutdown", lambda outcome: outcome.app_shutdown)
+    return "\n".join(lines)
+
+
+def render_probes(outcomes: list[VariantOutcome]) -> str:
+    """The probes' figures, one block per variant."""
+    lines = []
+    for outcome in outcomes:
+        oversized, largest = outcome.oversized, outcome.largest_job
+        if oversized is not None:
+            lines += [
+                f"{outcome.variant}: 100 MB bodies: one alone: {oversized.one_body}; three clients at once:"
+                f" {', '.join(f'{count} x {status}' for status, count in oversized.statuses.items())}",
+                f"  app memory {oversized.memory_idle_mb} MB idle, {oversized.memory_peak_mb} MB at most;"
+                f" /health p95 {oversized.health_alone.p95} ms alone, {oversized.health_meanwhile.p95} ms meanwhile"
+                f" (max {oversized.health_meanwhile.max} ms)",
+            ]
+        if largest is not None:
+            lines += [
+                f"{outcome.variant}: largest job, {largest.entries} entries in {largest.pages} pages:"
+                f" page p50 {largest.page.p50} ms, p95 {largest.page.p95} ms, max {largest.page.max} ms;"
+                f" /health meanwhile p95 {largest.health_meanwhile.p95} ms, max {largest.health_meanwhile.max} ms;"
+                f" app memory {largest.memory_idle_mb} -> {largest.memory_peak_mb} MB",
+            ]
+        if outcome.loop_steps:
+            lines.append(f"{outcome.variant}: {outcome.loop_steps}")
     return "\n".join(lines)
 
 
@@ -345,6 +432,7 @@ def _polled_jobs(phase: PhaseOutcome) -> str | None:
 
 TABLE_LEGEND = """\
 cheap read: GET /health, one SELECT 1 on a connection from the app's pool.
+hostile: oversized and malformed requests beside the jobs; each must get the 4xx the contract names.
 jobs accepted, polled: as locust saw them (polled: within its bounded wait).
 jobs in the database ... non-terminal: counted after the app shut down.
 exceptions: "Exception in ASGI application" in reports/load/<variant>/app.log."""
@@ -390,6 +478,7 @@ def write_summary(plan: Plan, outcomes: list[VariantOutcome], path: Path) -> Non
                 **asdict(outcome),
                 "jobs_not_terminal": outcome.jobs_not_terminal,
                 "cheap_p95_ratio": outcome.cheap_p95_ratio,
+                "hostile_p95_ratio": outcome.hostile_p95_ratio,
             }
             for outcome in outcomes
         ],
@@ -427,6 +516,24 @@ def parse_plan(argv: list[str] | None) -> Plan:
         default=env_int("LOAD_JOBS_SECONDS", 20),
         help="cheap read with jobs (LOAD_JOBS_SECONDS)",
     )
+    add(
+        "--hostile-users",
+        type=int,
+        default=env_int("LOAD_HOSTILE_USERS", 5),
+        help="hostile clients, third phase (LOAD_HOSTILE_USERS)",
+    )
+    add(
+        "--hostile-seconds",
+        type=int,
+        default=env_int("LOAD_HOSTILE_SECONDS", 20),
+        help="cheap read with jobs and a hostile client (LOAD_HOSTILE_SECONDS)",
+    )
+    add(
+        "--probe-seconds",
+        type=int,
+        default=env_int("LOAD_PROBE_SECONDS", 5),
+        help="seconds of 100 MB bodies; 0 skips the probes (LOAD_PROBE_SECONDS)",
+    )
     add("--latency-ms", type=int, default=50, help="latency the simulator adds to every answer")
     add("--pool-size", type=int, default=3, help="the app's pool: a small one, so starvation shows")
     add("--max-overflow", type=int, default=0)
@@ -449,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render_table(outcomes))
     print(TABLE_LEGEND)
+    if probes := render_probes(outcomes):
+        print()
+        print(probes)
     if details := render_details(outcomes):
         print()
         print(details)

@@ -1,6 +1,7 @@
-"""Locust users for `make load`: background jobs of every kind beside a steady cheap read.
+"""Locust users for `make load`: background jobs of every kind beside a steady cheap read,
+and a hostile client beside both.
 
-Two user classes, run together, or `CheapReader` alone for the baseline:
+Three user classes, run together, or `CheapReader` alone for the baseline:
 
 - `CheapReader` calls GET /health (one `SELECT 1` on a connection from the app's pool) at
   a steady rate, as monitoring would. Its latency and failures answer the question: does
@@ -10,6 +11,14 @@ Two user classes, run together, or `CheapReader` alone for the baseline:
   results. Each job followed is recorded as a request of type `JOB` named after its kind,
   timed from submission to terminal status; a job still pending or processing when the
   wait ends is recorded as a failure, so reports count jobs beside HTTP requests.
+- `HostileClient` sends what a careless or hostile client sends (`HOSTILE_REQUESTS`): bodies
+  over the size limit, JSON that is not JSON, wrong media types, names of internal hosts,
+  control characters, a 900 KB item, reads of jobs that are not its own, and more of them
+  than its rate limit allows. Each is a success when refused with the 4xx the contract
+  names, and a failure otherwise; their names begin with `hostile: `.
+
+The app runs with API keys: job submitters send `LOAD_API_KEY`, the hostile client
+`LOAD_HOSTILE_KEY` (both from the environment), so each has a rate limit of its own.
 
 Shows: latencies and failures as a client on the same machine sees them.
 Does not guarantee: figures for any other machine (locust, the app, the simulator and
@@ -19,7 +28,12 @@ Traffic goes to 127.0.0.1 only; any other host is refused at startup.
 """
 
 import itertools
+import json
+import os
+import random
 import time
+import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +50,11 @@ MAX_POLLS = 20
 MAX_JOB_WAIT = 5.0
 TERMINAL_STATUSES = frozenset({"completed", "partial", "failed"})
 JOB_RECORD_TYPE = "JOB"
+HOSTILE_PREFIX = "hostile: "
+HOSTILE_REQUESTS_PER_SECOND = 20  # per HostileClient user
+MAX_BODY_BYTES = 1024 * 1024  # the app's default MAX_BODY_BYTES
+API_KEY = os.environ.get("LOAD_API_KEY", "")
+HOSTILE_KEY = os.environ.get("LOAD_HOSTILE_KEY", "")
 
 _site_numbers = itertools.count(1)
 
@@ -80,7 +99,7 @@ def _failure_reason(response: FastResponse) -> str:
         body = response.json()
     except ValueError:
         body = None
-    said = (body.get("database") or body.get("detail")) if isinstance(body, dict) else None
+    said = body.get("detail") if isinstance(body, dict) else None
     return f"HTTP {response.status_code}: {said or response.text}"[:200]
 
 
@@ -97,6 +116,7 @@ class CheapReader(LocalUser):
 
 class JobSubmitter(LocalUser):
     wait_time = between(0.5, 1.5)
+    default_headers = {"X-API-Key": API_KEY}
 
     @task
     def batch(self) -> None:
@@ -157,3 +177,73 @@ class JobSubmitter(LocalUser):
                 break
             gevent.sleep(POLL_INTERVAL)
         return status, polls
+
+
+@dataclass(frozen=True)
+class HostileRequest:
+    name: str
+    method: str
+    path: str
+    refused_with: frozenset[int]
+    body: bytes | None = None
+    content_type: str = "application/json"
+
+
+def _json(document: object) -> bytes:
+    return json.dumps(document).encode()
+
+
+_REFUSED = frozenset({422, 429})
+_UNKNOWN_JOB = f"/api/v3/jobs/{uuid.UUID(int=1)}"
+# Built once: the bodies are the point, not the client's time to make them.
+HOSTILE_REQUESTS = (
+    HostileRequest(
+        "body over the limit",
+        "POST",
+        "/api/v3/batches",
+        frozenset({413, 429}),
+        b'{"items": ["' + b"a" * (MAX_BODY_BYTES + 1) + b'"]}',
+    ),
+    HostileRequest("900 KB item", "POST", "/api/v3/batches", _REFUSED, _json({"items": ["a" * 900_000]})),
+    HostileRequest("NaN", "POST", "/api/v3/batches", _REFUSED, b'{"items": [NaN]}'),
+    HostileRequest("not UTF-8", "POST", "/api/v3/sitemap/scan", _REFUSED, b'{"domain": "caf\xe9.test"}'),
+    HostileRequest(
+        "nested deep", "POST", "/api/v3/batches", _REFUSED, b'{"items": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    ),
+    HostileRequest(
+        "merge-patch+json", "POST", "/api/v3/batches", frozenset({415, 429}), b"{}", "application/merge-patch+json"
+    ),
+    HostileRequest(
+        "NUL in a query", "POST", "/api/v3/places/search", _REFUSED, _json({"query": "a\x00", "location": "x"})
+    ),
+    HostileRequest(
+        "internal name", "POST", "/api/v3/sitemap/scan", _REFUSED, _json({"domain": "metadata.google.internal"})
+    ),
+    HostileRequest(
+        "spelled-out address", "POST", "/api/v3/email-scraper/scan", _REFUSED, _json({"domain": "127.0.0.1.nip.io"})
+    ),
+    HostileRequest("a job not its own", "GET", _UNKNOWN_JOB, frozenset({404, 429})),
+    HostileRequest("a page too large", "GET", f"{_UNKNOWN_JOB}/results?limit=100000", _REFUSED),
+)
+
+
+class HostileClient(LocalUser):
+    wait_time = constant_throughput(HOSTILE_REQUESTS_PER_SECOND)
+    default_headers = {"X-API-Key": HOSTILE_KEY}
+
+    @task
+    def misbehave(self) -> None:
+        request = random.choice(HOSTILE_REQUESTS)
+        headers = {"content-type": request.content_type} if request.body is not None else {}
+        with self.client.request(
+            request.method,
+            request.path,
+            data=request.body,
+            headers=headers,
+            name=f"{HOSTILE_PREFIX}{request.name}",
+            catch_response=True,
+        ) as response:
+            if response.status_code in request.refused_with:
+                response.success()
+            else:
+                response.failure(f"not refused as the contract says: {_failure_reason(response)}")

@@ -6,8 +6,11 @@ without the code that runs it.
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable
+
+from starlette.types import ASGIApp
 
 from background_task_audit.cli import add_arguments as add_audit_arguments
 from background_task_audit.cli import run as run_audit
@@ -37,8 +40,13 @@ def run_serve(args: argparse.Namespace) -> int:
     except (OpenModeExposed, OutdatedSchema) as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
+    app: ASGIApp = create_app(args.variant, database_url=url, settings=settings)
+    if os.environ.get("LOOP_STEPS") == "1":
+        from playbook.harness.loop_steps import record_loop_steps, reported_at_shutdown
+
+        app = reported_at_shutdown(app, record_loop_steps())
     print(f"serving {args.variant} on http://{args.host}:{args.port} (docs at /docs)", file=sys.stderr)
-    uvicorn.run(create_app(args.variant, database_url=url, settings=settings), host=args.host, port=args.port)
+    uvicorn.run(app, host=args.host, port=args.port)
     return 0
 
 
