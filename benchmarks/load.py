@@ -164,19 +164,24 @@ class VariantOutcome:
     @property
     def cheap_p95_ratio(self) -> float | None:
         """p95 of the cheap read with jobs running, over its p95 alone."""
-        return self._cheap_p95_over_alone("with jobs")
+        return self._cheap_p95_ratio("with jobs", "alone")
 
     @property
     def hostile_p95_ratio(self) -> float | None:
         """p95 of the cheap read beside jobs and the hostile client, over its p95 alone."""
-        return self._cheap_p95_over_alone("hostile")
+        return self._cheap_p95_ratio("hostile", "alone")
 
-    def _cheap_p95_over_alone(self, name: str) -> float | None:
+    @property
+    def hostile_over_jobs_p95_ratio(self) -> float | None:
+        """What the hostile client adds: p95 of the cheap read beside it and the jobs, over beside the jobs."""
+        return self._cheap_p95_ratio("hostile", "with jobs")
+
+    def _cheap_p95_ratio(self, name: str, baseline: str) -> float | None:
         cheap = {phase.phase: phase.cheap for phase in self.phases}
-        alone, other = cheap.get("alone"), cheap.get(name)
-        if alone is None or other is None or alone.p95 == 0:
+        over, other = cheap.get(baseline), cheap.get(name)
+        if over is None or other is None or over.p95 == 0:
             return None
-        return round(other.p95 / alone.p95, 2)
+        return round(other.p95 / over.p95, 2)
 
 
 @contextmanager
@@ -394,6 +399,10 @@ def render_table(outcomes: list[VariantOutcome]) -> str:
     variant_row(
         "cheap p95 hostile/alone", lambda outcome: outcome.hostile_p95_ratio and f"{outcome.hostile_p95_ratio:.2f}x"
     )
+    variant_row(
+        "cheap p95 hostile/with jobs",
+        lambda outcome: outcome.hostile_over_jobs_p95_ratio and f"{outcome.hostile_over_jobs_p95_ratio:.2f}x",
+    )
     variant_row("exceptions in app log", lambda outcome: outcome.exceptions_logged)
     variant_row("app shutdown", lambda outcome: outcome.app_shutdown)
     return "\n".join(lines)
@@ -479,6 +488,7 @@ def write_summary(plan: Plan, outcomes: list[VariantOutcome], path: Path) -> Non
                 "jobs_not_terminal": outcome.jobs_not_terminal,
                 "cheap_p95_ratio": outcome.cheap_p95_ratio,
                 "hostile_p95_ratio": outcome.hostile_p95_ratio,
+                "hostile_over_jobs_p95_ratio": outcome.hostile_over_jobs_p95_ratio,
             }
             for outcome in outcomes
         ],
