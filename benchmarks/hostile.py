@@ -90,7 +90,8 @@ class MemoryPeak:
         self.idle = self.peak = self._megabytes()
 
     def _megabytes(self) -> float:
-        return round(self._process.memory_info().rss / 2**20, 1)
+        resident: int = self._process.memory_info().rss
+        return round(resident / 2**20, 1)
 
     async def __aenter__(self) -> "MemoryPeak":
         self._sampling = asyncio.create_task(self._sample())

@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("compare", run_compare, "run every scenario on both variants and print the table")
     serve_parser = command("serve", run_serve, "serve one variant under uvicorn (127.0.0.1 unless --host)")
     serve_parser.add_argument("--variant", choices=VARIANTS, default="standardized")
-    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on; only loopback without API_KEYS")
+    serve_parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on; only loopback without API_KEYS"
+    )
     serve_parser.add_argument("--port", type=int, default=8000)
     simulator_parser = command("simulator", run_simulator, "serve the upstream simulator on 127.0.0.1 (load tests)")
     simulator_parser.add_argument("--port", type=int, default=8100)

@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from playbook.app.auth import OpenModeExposed, check_listen_address, owner_of
 from playbook.app.factory import create_app
 from playbook.app.models import OPEN_OWNER, Contact, Job
-from playbook.app.settings import Settings
+from playbook.app.settings import Settings, Variant
 from playbook.harness.server import RunningApp, serve_in_process
 from playbook.helpers import child_env
 from tests.helpers import count_rows
@@ -29,13 +30,15 @@ EMAILS = "/api/v3/email-scraper/scan"
 
 
 @pytest.fixture
-async def keyed(variant, database_url, settings) -> AsyncIterator[RunningApp]:
+async def keyed(variant: Variant, database_url: URL, settings: Settings) -> AsyncIterator[RunningApp]:
     keyed_settings = settings.model_copy(update={"api_keys": [KEY_A, KEY_B]})
     async with serve_in_process(create_app(variant, database_url=database_url, settings=keyed_settings)) as running:
         yield running
 
 
-async def test_a_request_without_a_valid_key_gets_401_and_writes_nothing(keyed, read_engine):
+async def test_a_request_without_a_valid_key_gets_401_and_writes_nothing(
+    keyed: RunningApp, read_engine: AsyncEngine
+) -> None:
     jobs_before = await count_rows(read_engine, Job)
     missing = await keyed.client.post(BATCHES, json={"items": ["a.test"]})
     wrong = await keyed.client.post(BATCHES, json={"items": ["a.test"]}, headers={"x-api-key": "guessed-key-00000000"})
@@ -48,7 +51,7 @@ async def test_a_request_without_a_valid_key_gets_401_and_writes_nothing(keyed, 
     assert await count_rows(read_engine, Job) == jobs_before
 
 
-async def test_a_job_belongs_to_the_key_that_created_it(keyed, read_engine):
+async def test_a_job_belongs_to_the_key_that_created_it(keyed: RunningApp, read_engine: AsyncEngine) -> None:
     accepted = await keyed.client.post(BATCHES, json={"items": ["owned.test"]}, headers=A)
     assert accepted.status_code == 202
     job_id = accepted.json()["id"]
@@ -70,7 +73,9 @@ async def test_a_job_belongs_to_the_key_that_created_it(keyed, read_engine):
 
 # Standardized only: legacy's scan never reaches its storage step (F4, F5; tests/test_email_scraper.py).
 @pytest.mark.standardized
-async def test_contacts_found_for_one_owner_are_never_shown_to_another(database_url, settings, read_engine):
+async def test_contacts_found_for_one_owner_are_never_shown_to_another(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
     host = "shared-owners.test"
     keyed_settings = settings.model_copy(update={"api_keys": [KEY_A, KEY_B]})
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=keyed_settings)) as app:
@@ -93,7 +98,7 @@ async def test_contacts_found_for_one_owner_are_never_shown_to_another(database_
     assert b_results.json()["contacts"] == []
 
 
-async def test_with_keys_health_says_so_and_the_schema_documents_the_key(keyed):
+async def test_with_keys_health_says_so_and_the_schema_documents_the_key(keyed: RunningApp) -> None:
     assert (await keyed.client.get("/health")).json()["auth"] == "api-keys"
     schema = (await keyed.client.get("/openapi.json")).json()
 
@@ -104,7 +109,7 @@ async def test_with_keys_health_says_so_and_the_schema_documents_the_key(keyed):
     assert "security" not in schema["paths"]["/health"]["get"]
 
 
-async def test_without_keys_health_says_open_and_the_schema_asks_for_no_key(app):
+async def test_without_keys_health_says_open_and_the_schema_asks_for_no_key(app: RunningApp) -> None:
     assert (await app.client.get("/health")).json()["auth"] == "open"
     schema = (await app.client.get("/openapi.json")).json()
 
@@ -112,7 +117,7 @@ async def test_without_keys_health_says_open_and_the_schema_asks_for_no_key(app)
     assert "security" not in schema["paths"][BATCHES]["post"]
 
 
-async def test_open_mode_makes_every_client_one_owner(app, read_engine):
+async def test_open_mode_makes_every_client_one_owner(app: RunningApp, read_engine: AsyncEngine) -> None:
     accepted = await app.client.post(BATCHES, json={"items": ["open.test"]})
     await app.wait_idle()
 
@@ -122,18 +127,18 @@ async def test_open_mode_makes_every_client_one_owner(app, read_engine):
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
-def test_open_mode_listens_on_loopback(host):
+def test_open_mode_listens_on_loopback(host: str) -> None:
     check_listen_address(host, Settings(api_keys=[]))
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "example.com"])
-def test_open_mode_refuses_any_other_address_unless_keys_are_set(host):
+def test_open_mode_refuses_any_other_address_unless_keys_are_set(host: str) -> None:
     with pytest.raises(OpenModeExposed, match=f"refusing to listen on {host}: API_KEYS is unset"):
         check_listen_address(host, Settings(api_keys=[]))
     check_listen_address(host, Settings(api_keys=[KEY_A]))
 
 
-def test_serve_exits_before_listening_in_open_mode_on_all_interfaces():
+def test_serve_exits_before_listening_in_open_mode_on_all_interfaces() -> None:
     serve = subprocess.run(
         [sys.executable, "-m", "playbook", "serve", "--host", "0.0.0.0", "--port", "9"],
         env=child_env(API_KEYS=""),
@@ -145,7 +150,7 @@ def test_serve_exits_before_listening_in_open_mode_on_all_interfaces():
     assert "serve: refusing to listen on 0.0.0.0: API_KEYS is unset" in serve.stderr
 
 
-def test_api_keys_are_read_comma_separated_and_must_be_long():
+def test_api_keys_are_read_comma_separated_and_must_be_long() -> None:
     assert Settings(api_keys=f" {KEY_A}, ,{KEY_B} ").api_keys == [KEY_A, KEY_B]
     with pytest.raises(ValueError, match="at least 16 printable ASCII characters"):
         Settings(api_keys="short")

@@ -12,19 +12,21 @@ import uuid
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from playbook.app.database import OutdatedSchema, create_schema
 from playbook.app.errors import describe_failure
 from playbook.app.factory import create_app
+from playbook.app.settings import Settings
 from playbook.harness.databases import create_database, drop_database, resolve_server_url
-from playbook.harness.server import serve_in_process
+from playbook.harness.server import RunningApp, serve_in_process
 from tests.helpers import run_to_end
 
 BATCHES = "/api/v3/batches"
 
 
-async def test_a_database_error_is_described_by_its_first_line(read_engine):
+async def test_a_database_error_is_described_by_its_first_line(read_engine: AsyncEngine) -> None:
     async with AsyncSession(read_engine) as session:
         with pytest.raises(Exception) as raised:
             await session.execute(
@@ -40,12 +42,12 @@ async def test_a_database_error_is_described_by_its_first_line(read_engine):
     )
 
 
-def test_an_os_error_is_described_without_its_path():
+def test_an_os_error_is_described_without_its_path() -> None:
     error = FileNotFoundError(2, "No such file or directory", "/srv/secrets/api-keys.txt")
     assert describe_failure(error) == "FileNotFoundError: No such file or directory"
 
 
-def test_a_long_message_is_cut_and_a_group_names_each_failure():
+def test_a_long_message_is_cut_and_a_group_names_each_failure() -> None:
     group = ExceptionGroup("workers", [RuntimeError("a\nsecond line"), ValueError("b" * 1000)])
     described = describe_failure(group)
 
@@ -56,8 +58,8 @@ def test_a_long_message_is_cut_and_a_group_names_each_failure():
 
 @pytest.mark.standardized
 async def test_a_job_failed_by_the_database_records_one_line_and_logs_the_rest(
-    database_url, settings, read_engine, caplog
-):
+    database_url: URL, settings: Settings, read_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
     async with read_engine.begin() as connection:
         await connection.execute(
             text("ALTER TABLE batch_items ADD CONSTRAINT refuses_secret CHECK (domain <> 'secret-domain.test')")
@@ -77,12 +79,13 @@ async def test_a_job_failed_by_the_database_records_one_line_and_logs_the_rest(
     [logged] = [record for record in caplog.records if record.getMessage() == f"job {job['id']} failed"]
     assert logged.levelno == logging.ERROR
     # The workers' TaskGroup raised it: the log keeps the whole exception, statement included.
+    assert logged.exc_info is not None and isinstance(logged.exc_info[1], ExceptionGroup)
     [logged_error] = logged.exc_info[1].exceptions
     assert "[SQL: INSERT INTO batch_items" in str(logged_error)
 
 
 @pytest.mark.standardized
-async def test_health_says_unavailable_and_nothing_of_why(settings, caplog):
+async def test_health_says_unavailable_and_nothing_of_why(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     missing = resolve_server_url(settings).set(database=f"playbook_missing_{uuid.uuid4().hex[:8]}")
     async with serve_in_process(create_app("standardized", database_url=missing, settings=settings)) as app:
         response = await app.client.get("/health")
@@ -92,7 +95,9 @@ async def test_health_says_unavailable_and_nothing_of_why(settings, caplog):
     assert any(record.getMessage() == "health: the database does not answer" for record in caplog.records)
 
 
-async def test_connections_the_server_dropped_cost_no_request_an_error(app, read_engine):
+async def test_connections_the_server_dropped_cost_no_request_an_error(
+    app: RunningApp, read_engine: AsyncEngine
+) -> None:
     unknown_job = f"/api/v3/jobs/{uuid.uuid4()}"
     # Three reads at once leave three connections in the pool.
     warm = await asyncio.gather(*(app.client.get(unknown_job) for _ in range(3)))
@@ -110,7 +115,7 @@ async def test_connections_the_server_dropped_cost_no_request_an_error(app, read
     assert (await app.client.get("/health")).status_code == 200
 
 
-async def test_a_database_of_an_older_version_is_refused_with_the_columns_it_lacks(settings):
+async def test_a_database_of_an_older_version_is_refused_with_the_columns_it_lacks(settings: Settings) -> None:
     server = resolve_server_url(settings)
     name = f"playbook_old_{uuid.uuid4().hex[:8]}"
     url = await create_database(server, name, replace=True)

@@ -8,12 +8,15 @@ answers exactly as standardized does.
 import json
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from playbook.app.errors import MAX_LISTED_ERRORS, PREVIEW_WIDTH
 from playbook.app.json_bodies import MAX_DEPTH
 from playbook.app.models import Job
+from playbook.harness.server import RunningApp
 from tests.helpers import count_rows, error_messages
 
 BATCHES = "/api/v3/batches"
@@ -117,16 +120,18 @@ BAD_INPUTS = [
 ]
 
 
-def said(response_json: dict) -> str:
+def said(response_json: dict[str, Any]) -> str:
     detail = response_json["detail"]
     return detail if isinstance(detail, str) else error_messages(response_json)
 
 
-def documented(schema: dict, path: str, status: int) -> bool:
+def documented(schema: dict[str, Any], path: str, status: int) -> bool:
     return str(status) in schema["paths"][path]["post"]["responses"]
 
 
-async def test_every_bad_request_gets_a_documented_4xx_and_writes_nothing(app, read_engine):
+async def test_every_bad_request_gets_a_documented_4xx_and_writes_nothing(
+    app: RunningApp, read_engine: AsyncEngine
+) -> None:
     schema = (await app.client.get("/openapi.json")).json()
     seen = []
     for case in BAD_INPUTS:
@@ -145,7 +150,7 @@ async def test_every_bad_request_gets_a_documented_4xx_and_writes_nothing(app, r
     assert app.escaped_exceptions == []
 
 
-async def test_a_422_quotes_a_short_prefix_of_the_input_however_large(app):
+async def test_a_422_quotes_a_short_prefix_of_the_input_however_large(app: RunningApp) -> None:
     huge = "x" * 500_000
     response = await app.client.post(BATCHES, json={"items": [huge, "a.test", huge]})
 
@@ -157,7 +162,7 @@ async def test_a_422_quotes_a_short_prefix_of_the_input_however_large(app):
     assert errors[0]["input"].startswith("'xxxx")
 
 
-async def test_a_422_lists_a_bounded_number_of_errors(app):
+async def test_a_422_lists_a_bounded_number_of_errors(app: RunningApp) -> None:
     response = await app.client.post(BATCHES, json={"items": [f"bad item {n}" for n in range(1000)]})
 
     assert response.status_code == 422
@@ -166,7 +171,7 @@ async def test_a_422_lists_a_bounded_number_of_errors(app):
     assert errors[-1] == {"loc": [], "msg": f"and {1000 - MAX_LISTED_ERRORS} more errors", "type": "more_errors"}
 
 
-async def test_an_unknown_field_name_is_cut_short_in_the_location(app):
+async def test_an_unknown_field_name_is_cut_short_in_the_location(app: RunningApp) -> None:
     response = await app.client.post(SITEMAP, json={"domain": "a.test", "k" * 10_000: 1})
 
     assert response.status_code == 422
@@ -175,7 +180,7 @@ async def test_an_unknown_field_name_is_cut_short_in_the_location(app):
     assert error["loc"][0] == "body" and len(error["loc"][1]) <= PREVIEW_WIDTH
 
 
-async def test_a_json_body_with_a_utf8_charset_is_accepted(app):
+async def test_a_json_body_with_a_utf8_charset_is_accepted(app: RunningApp) -> None:
     response = await app.client.post(
         SITEMAP, content=as_json({"domain": "a.test"}), headers={"content-type": "application/json; charset=UTF-8"}
     )
@@ -183,7 +188,9 @@ async def test_a_json_body_with_a_utf8_charset_is_accepted(app):
     await app.wait_idle()
 
 
-async def test_search_text_keeps_inner_spaces_and_loses_surrounding_ones(app, read_engine):
+async def test_search_text_keeps_inner_spaces_and_loses_surrounding_ones(
+    app: RunningApp, read_engine: AsyncEngine
+) -> None:
     response = await app.client.post(PLACES, content=search("  dentist near me ", "\u00a0Austin, TX"), headers=JSON)
     assert response.status_code == 202, response.text
     await app.wait_idle()

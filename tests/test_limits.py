@@ -6,9 +6,11 @@ The limits are the factory's, the same in both variants, so they are tested on o
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.engine import URL
 
 from playbook.app.factory import create_app
 from playbook.app.limits import RateLimiter
+from playbook.app.settings import Settings
 from playbook.harness.server import RunningApp, serve_in_process
 
 KEY_A, KEY_B = "limits-key-aaaaaaaaaaaa", "limits-key-bbbbbbbbbbbb"
@@ -24,7 +26,7 @@ class FakeClock:
         return self.now
 
 
-def test_a_bucket_allows_the_burst_then_one_request_per_refill():
+def test_a_bucket_allows_the_burst_then_one_request_per_refill() -> None:
     clock = FakeClock()
     limiter = RateLimiter(per_second=2, burst=3, clock=clock)
 
@@ -35,7 +37,7 @@ def test_a_bucket_allows_the_burst_then_one_request_per_refill():
     assert limiter.wait_needed("a") == 0.5
 
 
-def test_idle_clients_are_forgotten_only_once_their_bucket_is_full(monkeypatch):
+def test_idle_clients_are_forgotten_only_once_their_bucket_is_full(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("playbook.app.limits.MAX_TRACKED_CLIENTS", 2)
     clock = FakeClock()
     limiter = RateLimiter(per_second=1, burst=2, clock=clock)
@@ -50,7 +52,7 @@ def test_idle_clients_are_forgotten_only_once_their_bucket_is_full(monkeypatch):
 
 
 @pytest.fixture
-async def limited(database_url, settings) -> AsyncIterator[RunningApp]:
+async def limited(database_url: URL, settings: Settings) -> AsyncIterator[RunningApp]:
     # One request per 1,000 s once the burst is spent: nothing refills while a test runs.
     limits = {"api_keys": [KEY_A, KEY_B], "rate_limit_per_second": 0.001, "rate_limit_burst": 3, "max_body_bytes": 200}
     app = create_app("standardized", database_url=database_url, settings=settings.model_copy(update=limits))
@@ -63,7 +65,7 @@ async def statuses(app: RunningApp, count: int, *, key: str | None = None) -> li
     return [(await app.client.get(UNKNOWN_JOB, headers=headers)).status_code for _ in range(count)]
 
 
-async def test_a_client_past_its_burst_gets_429_with_retry_after(limited):
+async def test_a_client_past_its_burst_gets_429_with_retry_after(limited: RunningApp) -> None:
     assert await statuses(limited, 3, key=KEY_A) == [404, 404, 404]
     refused = await limited.client.get(UNKNOWN_JOB, headers={"x-api-key": KEY_A})
 
@@ -74,7 +76,7 @@ async def test_a_client_past_its_burst_gets_429_with_retry_after(limited):
     assert refused.json() == {"detail": f"too many requests from this client: retry in {retry_after} s"}
 
 
-async def test_each_key_and_each_keyless_address_has_its_own_limit(limited):
+async def test_each_key_and_each_keyless_address_has_its_own_limit(limited: RunningApp) -> None:
     await statuses(limited, 4, key=KEY_A)
 
     assert await statuses(limited, 3, key=KEY_B) == [404, 404, 404]
@@ -82,7 +84,7 @@ async def test_each_key_and_each_keyless_address_has_its_own_limit(limited):
     assert await statuses(limited, 4, key="not-a-key-at-all-0000") == [401, 401, 401, 429]
 
 
-async def test_health_and_the_schema_are_never_rate_limited(limited):
+async def test_health_and_the_schema_are_never_rate_limited(limited: RunningApp) -> None:
     await statuses(limited, 4, key=KEY_A)
     await statuses(limited, 4)
 
@@ -90,14 +92,14 @@ async def test_health_and_the_schema_are_never_rate_limited(limited):
     assert (await limited.client.get("/openapi.json")).status_code == 200
 
 
-async def test_a_body_over_the_limit_gets_413_at_once_when_its_length_says_so(limited):
+async def test_a_body_over_the_limit_gets_413_at_once_when_its_length_says_so(limited: RunningApp) -> None:
     response = await limited.client.post(BATCHES, json={"items": ["a" * 300]}, headers={"x-api-key": KEY_A})
 
     assert response.status_code == 413
     assert response.json() == {"detail": "request body larger than 200 bytes (MAX_BODY_BYTES)"}
 
 
-async def test_a_streamed_body_is_refused_once_it_passes_the_limit(limited):
+async def test_a_streamed_body_is_refused_once_it_passes_the_limit(limited: RunningApp) -> None:
     sent = 0
 
     async def endless() -> AsyncIterator[bytes]:
@@ -116,7 +118,7 @@ async def test_a_streamed_body_is_refused_once_it_passes_the_limit(limited):
     assert response.json() == {"detail": "request body larger than 200 bytes (MAX_BODY_BYTES)"}
 
 
-async def test_a_body_within_the_limit_is_read(limited):
+async def test_a_body_within_the_limit_is_read(limited: RunningApp) -> None:
     response = await limited.client.post(BATCHES, json={"items": ["a.test"]}, headers={"x-api-key": KEY_A})
 
     assert response.status_code == 202

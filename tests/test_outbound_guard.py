@@ -10,7 +10,7 @@ point at either, or change its answer between two lookups (DNS rebinding).
 import asyncio
 import ipaddress
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -32,7 +32,7 @@ class CaptureServer:
     """Records what reaches one loopback address, and answers every request with `answer`."""
 
     host: str
-    answer: Callable[[asyncio.StreamWriter], object] | bytes = OK
+    answer: Callable[[asyncio.StreamWriter], Awaitable[None]] | bytes = OK
     connections: int = 0
     received: bytearray = field(default_factory=bytearray)
     port: int = 0
@@ -97,44 +97,52 @@ class Resolver:
         return [ipaddress.ip_address(address) for address in current]
 
 
-def guard(resolver: Resolver, *servers: CaptureServer, **overrides: object) -> GuardedTransport:
-    options: dict = {
-        "ports": [server.port for server in servers],
-        "max_bytes": 1_000_000,
-        "deadline": 5.0,
-        "allowed_networks": [ipaddress.ip_network("127.0.0.2/32")],
-        "resolve": resolver,
-        **overrides,
-    }
-    return GuardedTransport(**options)
+def guard(
+    resolver: Resolver,
+    *servers: CaptureServer,
+    ports: list[int] | None = None,
+    max_bytes: int = 1_000_000,
+    deadline: float = 5.0,
+) -> GuardedTransport:
+    """The guard with the capture servers' ports allowed, and 127.0.0.2 let through as if public."""
+    return GuardedTransport(
+        ports=[server.port for server in servers] if ports is None else ports,
+        max_bytes=max_bytes,
+        deadline=deadline,
+        allowed_networks=[ipaddress.ip_network("127.0.0.2/32")],
+        resolve=resolver,
+    )
 
 
-async def get(transport: GuardedTransport, url: str, **options: object) -> httpx.Response:
-    async with httpx.AsyncClient(transport=transport, **options) as client:
+async def get(transport: GuardedTransport, url: str, *, follow_redirects: bool = False) -> httpx.Response:
+    # A read timeout far longer than any answer here takes, and than the guard's deadline in its test.
+    async with httpx.AsyncClient(transport=transport, follow_redirects=follow_redirects, timeout=5.0) as client:
         return await client.get(url)
 
 
-async def test_a_loopback_literal_is_refused_and_receives_nothing(forbidden):
+async def test_a_loopback_literal_is_refused_and_receives_nothing(forbidden: CaptureServer) -> None:
     with pytest.raises(OutboundRefused, match=re.escape("127.0.0.1 resolves to 127.0.0.1, a loopback address")):
         await get(guard(Resolver({}), forbidden), f"http://127.0.0.1:{forbidden.port}/")
     assert forbidden.untouched
 
 
-async def test_a_name_that_resolves_to_loopback_is_refused_and_receives_nothing(forbidden):
+async def test_a_name_that_resolves_to_loopback_is_refused_and_receives_nothing(forbidden: CaptureServer) -> None:
     resolver = Resolver({"evil.test": [["127.0.0.1"]]})
     with pytest.raises(OutboundRefused, match=re.escape("evil.test resolves to 127.0.0.1, a loopback address")):
         await get(guard(resolver, forbidden), f"http://evil.test:{forbidden.port}/")
     assert forbidden.untouched
 
 
-async def test_one_refused_address_among_a_names_answers_refuses_the_request(forbidden, public):
+async def test_one_refused_address_among_a_names_answers_refuses_the_request(
+    forbidden: CaptureServer, public: CaptureServer
+) -> None:
     resolver = Resolver({"mixed.test": [["127.0.0.2", "127.0.0.1"]]})
     with pytest.raises(OutboundRefused, match="a loopback address"):
         await get(guard(resolver, forbidden, public), f"http://mixed.test:{public.port}/")
     assert forbidden.untouched and public.untouched
 
 
-async def test_an_allowed_address_gets_the_request_under_the_sites_name(public):
+async def test_an_allowed_address_gets_the_request_under_the_sites_name(public: CaptureServer) -> None:
     response = await get(guard(Resolver({"site.test": [["127.0.0.2"]]}), public), f"http://site.test:{public.port}/")
 
     assert (response.status_code, response.text) == (200, "ok")
@@ -143,7 +151,7 @@ async def test_an_allowed_address_gets_the_request_under_the_sites_name(public):
     assert "accept-encoding: identity\r\n" in request
 
 
-async def test_the_connection_goes_to_the_address_that_was_checked(public):
+async def test_the_connection_goes_to_the_address_that_was_checked(public: CaptureServer) -> None:
     # DNS rebinding: checked as 127.0.0.2, then the name says 127.0.0.1. One lookup, one address.
     async with _capturing("127.0.0.1", port=public.port) as forbidden:  # only the address tells them apart
         resolver = Resolver({"rebind.test": [["127.0.0.2"], ["127.0.0.1"]]})
@@ -156,20 +164,20 @@ async def test_the_connection_goes_to_the_address_that_was_checked(public):
     assert public.connections == 1 and forbidden.untouched
 
 
-async def test_user_info_in_the_url_is_refused(public):
+async def test_user_info_in_the_url_is_refused(public: CaptureServer) -> None:
     with pytest.raises(OutboundRefused, match="the URL carries user info"):
         await get(guard(Resolver({"site.test": [["127.0.0.2"]]}), public), f"http://user:pw@site.test:{public.port}/")
     assert public.untouched
 
 
-async def test_a_port_not_allowed_is_refused(public):
+async def test_a_port_not_allowed_is_refused(public: CaptureServer) -> None:
     transport = guard(Resolver({"site.test": [["127.0.0.2"]]}), public, ports=[80, 443])
     with pytest.raises(OutboundRefused, match=f"port {public.port} is not one of the allowed ports"):
         await get(transport, f"http://site.test:{public.port}/")
     assert public.untouched
 
 
-async def test_a_scheme_other_than_http_or_https_is_refused(public):
+async def test_a_scheme_other_than_http_or_https_is_refused(public: CaptureServer) -> None:
     with pytest.raises(OutboundRefused, match="ftp: is not http or https"):
         await get(guard(Resolver({"site.test": [["127.0.0.2"]]}), public), f"ftp://site.test:{public.port}/")
     assert public.untouched
@@ -179,7 +187,7 @@ def redirect_to(url: str) -> bytes:
     return f"HTTP/1.1 302 Found\r\nlocation: {url}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode()
 
 
-async def test_the_services_do_not_follow_a_redirect(forbidden, public):
+async def test_the_services_do_not_follow_a_redirect(forbidden: CaptureServer, public: CaptureServer) -> None:
     public.answer = redirect_to(f"http://evil.test:{forbidden.port}/")
     resolver = Resolver({"site.test": [["127.0.0.2"]], "evil.test": [["127.0.0.1"]]})
     async with bound_http_client(Settings(), transport=guard(resolver, forbidden, public)):
@@ -189,7 +197,9 @@ async def test_the_services_do_not_follow_a_redirect(forbidden, public):
     assert public.connections == 1 and forbidden.untouched
 
 
-async def test_a_client_that_follows_redirects_has_each_hop_checked(forbidden, public):
+async def test_a_client_that_follows_redirects_has_each_hop_checked(
+    forbidden: CaptureServer, public: CaptureServer
+) -> None:
     public.answer = redirect_to(f"http://evil.test:{forbidden.port}/")
     resolver = Resolver({"site.test": [["127.0.0.2"]], "evil.test": [["127.0.0.1"]]})
     with pytest.raises(OutboundRefused, match=re.escape("evil.test resolves to 127.0.0.1")):
@@ -197,7 +207,7 @@ async def test_a_client_that_follows_redirects_has_each_hop_checked(forbidden, p
     assert public.connections == 1 and forbidden.untouched
 
 
-async def test_the_services_fetch_goes_through_the_guard(forbidden):
+async def test_the_services_fetch_goes_through_the_guard(forbidden: CaptureServer) -> None:
     resolver = Resolver({"evil.test": [["127.0.0.1"]]})
     async with bound_http_client(Settings(), transport=guard(resolver, forbidden)):
         with pytest.raises(
@@ -207,14 +217,14 @@ async def test_the_services_fetch_goes_through_the_guard(forbidden):
     assert forbidden.untouched
 
 
-async def test_an_answer_declared_larger_than_the_cap_is_refused_unread(public):
+async def test_an_answer_declared_larger_than_the_cap_is_refused_unread(public: CaptureServer) -> None:
     public.answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2000000\r\nconnection: close\r\n\r\n" + b"x" * 1000
     transport = guard(Resolver({"site.test": [["127.0.0.2"]]}), public, max_bytes=1_000_000)
     with pytest.raises(OutboundRefused, match="the answer is 2000000 bytes, more than 1000000"):
         await get(transport, f"http://site.test:{public.port}/")
 
 
-async def test_an_answer_longer_than_the_cap_is_cut_off(public):
+async def test_an_answer_longer_than_the_cap_is_cut_off(public: CaptureServer) -> None:
     async def endless(writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n")
         for _ in range(200):
@@ -227,7 +237,7 @@ async def test_an_answer_longer_than_the_cap_is_cut_off(public):
         await get(transport, f"http://site.test:{public.port}/")
 
 
-async def test_an_answer_dripping_past_the_deadline_is_cut_off(public):
+async def test_an_answer_dripping_past_the_deadline_is_cut_off(public: CaptureServer) -> None:
     async def drip(writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n")
         for _ in range(1000):
@@ -239,10 +249,10 @@ async def test_an_answer_dripping_past_the_deadline_is_cut_off(public):
     # Each byte comes well within the client's read timeout; only the whole exchange is too slow.
     transport = guard(Resolver({"site.test": [["127.0.0.2"]]}), public, deadline=0.5)
     with pytest.raises(httpx.ReadTimeout, match="the answer did not end in time"):
-        await get(transport, f"http://site.test:{public.port}/", timeout=5.0)
+        await get(transport, f"http://site.test:{public.port}/")
 
 
-async def test_a_compressed_answer_is_refused(public):
+async def test_a_compressed_answer_is_refused(public: CaptureServer) -> None:
     public.answer = b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 4\r\nconnection: close\r\n\r\nxxxx"
     with pytest.raises(OutboundRefused, match="the answer is compressed \\(gzip\\)"):
         await get(guard(Resolver({"site.test": [["127.0.0.2"]]}), public), f"http://site.test:{public.port}/")
@@ -274,15 +284,15 @@ REFUSED = {
 
 
 @pytest.mark.parametrize(("address", "reason"), REFUSED.items(), ids=REFUSED.keys())
-def test_addresses_that_are_not_public_are_refused(address, reason):
+def test_addresses_that_are_not_public_are_refused(address: str, reason: str) -> None:
     assert refused_address_reason(ipaddress.ip_address(address)) == reason
 
 
 @pytest.mark.parametrize("address", ["93.184.215.14", "1.1.1.1", "2606:4700:4700::1111"])
-def test_public_addresses_pass(address):
+def test_public_addresses_pass(address: str) -> None:
     assert refused_address_reason(ipaddress.ip_address(address)) is None
 
 
-def test_the_network_is_reached_only_through_the_guard_and_only_when_asked():
+def test_the_network_is_reached_only_through_the_guard_and_only_when_asked() -> None:
     assert isinstance(upstream_transport(Settings(upstream="internet")), GuardedTransport)
     assert isinstance(upstream_transport(Settings()), SimulatorTransport)

@@ -12,6 +12,7 @@ import gzip
 import html
 import json
 import string
+from collections.abc import Callable
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
@@ -55,7 +56,7 @@ near_domains = st.one_of(
 )
 
 
-def accepted(validate, value: str) -> bool:
+def accepted(validate: Callable[[str], object], value: str) -> bool:
     try:
         validate(value)
     except ValueError:
@@ -65,7 +66,7 @@ def accepted(validate, value: str) -> bool:
 
 @PROPERTY
 @given(near_domains)
-def test_a_domain_is_accepted_exactly_when_the_schema_allows_it_and_kept_as_sent(value):
+def test_a_domain_is_accepted_exactly_when_the_schema_allows_it_and_kept_as_sent(value: str) -> None:
     schema = jsonschema_rs.validator_for(DOMAIN_JSON_SCHEMA)
     assert accepted(check_domain, value) == schema.is_valid(value)
     if schema.is_valid(value):
@@ -86,7 +87,7 @@ def search(query: str) -> PlacesSearchRequest:
 
 @PROPERTY
 @given(search_texts)
-def test_search_text_is_accepted_exactly_when_the_schema_allows_it(query):
+def test_search_text_is_accepted_exactly_when_the_schema_allows_it(query: str) -> None:
     schema = jsonschema_rs.validator_for(SEARCH_TEXT_SCHEMA)
     try:
         kept = search(query).query
@@ -106,13 +107,13 @@ json_values = st.recursive(
 
 @PROPERTY
 @given(json_values)
-def test_a_json_document_reads_back_as_it_was_written(value):
+def test_a_json_document_reads_back_as_it_was_written(value: str) -> None:
     assert parse_json(json.dumps(value).encode()) == value
 
 
 @PROPERTY
 @given(st.binary(max_size=200) | json_values.map(lambda value: json.dumps(value).encode() + b"x"))
-def test_any_body_is_a_document_or_a_reason_it_is_none(body):
+def test_any_body_is_a_document_or_a_reason_it_is_none(body: bytes) -> None:
     try:
         parse_json(body)
     except NotJson as exc:
@@ -121,7 +122,7 @@ def test_any_body_is_a_document_or_a_reason_it_is_none(body):
 
 @PROPERTY
 @given(st.text(alphabet="aAjJsSoOnN/+-;=\"' 18tfucehr", max_size=40))
-def test_only_json_in_utf8_is_read(content_type):
+def test_only_json_in_utf8_is_read(content_type: str) -> None:
     media_type, _, parameters = content_type.partition(";")
     charset = parameters.partition("=")
     plain = media_type.strip().lower() == "application/json" and (
@@ -135,7 +136,7 @@ def test_only_json_in_utf8_is_read(content_type):
 
 @PROPERTY
 @given(st.from_type(object) | json_values | st.text(min_size=100))
-def test_a_preview_is_short_and_always_encodable(value):
+def test_a_preview_is_short_and_always_encodable(value: str) -> None:
     shown = preview(value)
     assert len(shown) <= PREVIEW_WIDTH
     shown.encode("utf-8", "backslashreplace")
@@ -146,9 +147,9 @@ addresses = st.builds(lambda local, domain: f"{local}@{domain}", local_parts, do
 noise = st.text(alphabet=string.ascii_letters + string.digits + " <>\"'=/:;,!?()[]{}\n@.", max_size=80)
 
 
-@PROPERTY
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(addresses, max_size=5), st.lists(noise, min_size=1, max_size=6))
-def test_every_address_written_plainly_on_a_page_is_found(planted, filler):
+def test_every_address_written_plainly_on_a_page_is_found(planted: list[str], filler: list[str]) -> None:
     page = " ".join(f"{text} {address} " for text, address in zip(filler, planted, strict=False))
     page += " ".join(filler[len(planted) :])
     assume(all(address in page for address in planted))
@@ -168,7 +169,7 @@ long_addresses = st.builds(
 @given(st.text(max_size=400) | noise | long_addresses)
 @example("x" * 65 + "@site.test")
 @example("info@" + "a" * 250 + ".test")
-def test_what_is_found_on_any_page_is_a_lowercase_mailbox_of_legal_length(page):
+def test_what_is_found_on_any_page_is_a_lowercase_mailbox_of_legal_length(page: str) -> None:
     for found in extract_emails(page):
         local, at, domain = found.partition("@")
         assert at and found == found.lower()
@@ -186,7 +187,7 @@ hrefs = st.one_of(
 
 @PROPERTY
 @given(st.lists(hrefs, max_size=6))
-def test_links_followed_are_pages_of_the_same_site_only(links):
+def test_links_followed_are_pages_of_the_same_site_only(links: list[str]) -> None:
     page = "".join(f'<a href="{html.escape(link)}">x</a>' for link in links)
     for url in same_site_links(page, page_url="http://site.test/", domain="site.test"):
         parts = urlsplit(url)
@@ -209,7 +210,7 @@ def urlset(entries: list[str]) -> bytes:
 
 @PROPERTY
 @given(st.lists(locs, max_size=8), st.booleans())
-def test_a_urlset_lists_each_url_once_in_document_order_gzipped_or_not(entries, gzipped):
+def test_a_urlset_lists_each_url_once_in_document_order_gzipped_or_not(entries: list[str], gzipped: bool) -> None:
     body = urlset(entries)
     document = asyncio.run(read_document("http://site.test/sitemap.xml", gzip.compress(body) if gzipped else body))
 
@@ -220,7 +221,7 @@ def test_a_urlset_lists_each_url_once_in_document_order_gzipped_or_not(entries, 
 
 @PROPERTY
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
-def test_any_bytes_are_a_sitemap_or_a_reason_they_are_none(body):
+def test_any_bytes_are_a_sitemap_or_a_reason_they_are_none(body: bytes) -> None:
     try:
         asyncio.run(read_document("http://site.test/sitemap.xml", body))
     except CrawlError as exc:
@@ -238,12 +239,14 @@ sitemap_urls = st.builds(
     st.lists(st.tuples(sitemap_urls, st.sampled_from(["Sitemap", "sitemap", "SITEMAP"]), st.booleans()), max_size=4),
     st.lists(directive, max_size=6),
 )
-def test_robots_txt_lists_its_sitemap_lines_without_their_comments(listed, others):
+def test_robots_txt_lists_its_sitemap_lines_without_their_comments(
+    listed: list[tuple[str, str, bool]], others: list[str]
+) -> None:
     lines = [f"{name}:  {url} {'# main' if comment else ''}" for url, name, comment in listed] + others
     assert sitemaps_listed("\n".join(lines)) == [url for url, _, _ in listed]
 
 
 @PROPERTY
 @given(st.text(max_size=500))
-def test_any_robots_txt_reads_as_a_list_of_urls(text):
+def test_any_robots_txt_reads_as_a_list_of_urls(text: str) -> None:
     assert all(isinstance(url, str) and url for url in sitemaps_listed(text))

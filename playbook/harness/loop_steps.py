@@ -49,7 +49,7 @@ def record_loop_steps() -> LoopSteps:
         finally:
             steps.add(time.thread_time() - cpu, time.perf_counter() - wall, handle)
 
-    asyncio.events.Handle._run = timed_run  # type: ignore[method-assign]
+    asyncio.events.Handle._run = timed_run  # type: ignore[method-assign, assignment]
     return steps
 
 

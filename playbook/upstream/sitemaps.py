@@ -19,9 +19,9 @@ but only at a public host name, over http or https on the default port, without 
 import asyncio
 import xml.etree.ElementTree as ET
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -129,7 +129,7 @@ async def read_document(url: str, body: bytes) -> Document:
     # By the bytes, not the name or content type: servers label .xml.gz in many ways.
     xml = await _gunzip(url, body) if body.startswith(_GZIP_MAGIC) else body
     reader = _DocumentReader(url)
-    parser = ET.XMLPullParser(events=("start", "end"))
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
     try:
         # A slice at a time, letting other tasks run in between, each entry read and dropped as
         # it ends: a document of MAX_DOCUMENT_BYTES never holds the event loop, nor memory, for long.
@@ -154,7 +154,8 @@ class _DocumentReader:
     children: list[str] = field(default_factory=list)
     urls: dict[str, PageUrl] = field(default_factory=dict)
 
-    def read(self, events: Iterator[tuple[str, ET.Element]]) -> None:
+    def read(self, events: Iterable[tuple[Any, ...]]) -> None:
+        # Only "start" and "end" are asked for: each comes with its element.
         for event, element in events:
             if event == "start":
                 self.depth += 1
@@ -235,7 +236,8 @@ async def _get(url: str) -> httpx.Response:
 
 async def _gunzip(url: str, compressed: bytes) -> bytes:
     decompressor = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
-    parts, size, pending = [], 0, compressed
+    parts: list[bytes] = []
+    size, pending = 0, compressed
     try:
         while True:
             # At most a slice out per call, letting other tasks run in between; bounded in all,
