@@ -8,9 +8,10 @@
   finds its bucket empty gets 429 with `Retry-After` in whole seconds, before anything
   else is done for it. Only `/api/` paths count: `/health` and the documentation are never
   refused, so monitoring is not starved by a busy client.
-- A request body larger than `MAX_BODY_BYTES` gets 413: at once when its `Content-Length`
-  says so, else as soon as the bytes received pass the limit. Whoever reads the body reads
-  it through the count, so no more than the limit is ever held.
+- A POST, PUT or PATCH body larger than `MAX_BODY_BYTES` gets 413: at once when its
+  `Content-Length` says so, else as soon as the bytes received pass the limit. Whoever reads
+  the body reads it through the count, so no more than the limit is ever held; the body of
+  any other method is never read.
 
 Does not guarantee: fairness between clients behind one address (a proxy), or a limit
 shared by several processes; each process counts on its own.
@@ -26,6 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from playbook.app.auth import ApiKeys
+from playbook.app.json_bodies import BODY_METHODS
 from playbook.app.settings import Settings
 
 RATE_LIMITED_PREFIX = "/api/"
@@ -99,7 +101,8 @@ class RequestLimits:
                 )
                 return await response(scope, receive, send)
         declared = _content_length(headers)
-        if declared is not None and declared > self.max_body_bytes:
+        # Only the methods whose bodies the app reads: any other body is left unread.
+        if scope["method"] in BODY_METHODS and declared is not None and declared > self.max_body_bytes:
             return await self._too_large(scope, receive, send)
         started, received = False, 0
 
