@@ -45,7 +45,11 @@ def run_serve(args: argparse.Namespace) -> int:
         from playbook.harness.loop_steps import record_loop_steps, reported_at_shutdown
 
         app = reported_at_shutdown(app, record_loop_steps())
-    print(f"serving {args.variant} on http://{args.host}:{args.port} (docs at /docs)", file=sys.stderr)
+    print(
+        f"serving {args.variant} on http://{args.host}:{args.port} (docs at /docs);"
+        f" upstream: {settings.upstream} (UPSTREAM)",
+        file=sys.stderr,
+    )
     uvicorn.run(app, host=args.host, port=args.port)
     return 0
 
