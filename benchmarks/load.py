@@ -2,13 +2,13 @@
 
 One run: a fresh database (on the embedded server unless `DATABASE_URL` is set), the
 upstream simulator served on 127.0.0.1, then for each variant in turn the app under
-uvicorn in a process of its own, with a small pool and API keys, and three headless locust
-phases against it: the cheap read alone, then beside job submitters, then beside job
-submitters and a hostile client sending oversized and malformed requests
-(`benchmarks/locustfile.py`). Then the probes locust cannot make (`benchmarks/hostile.py`):
-100 MB bodies, and the largest job the caps allow read page by page. Then the app is
-stopped, which waits for its background tasks, and its jobs are counted by final status
-straight from the database: a job still pending or processing at that point will never finish.
+uvicorn in a process of its own, with a small pool and API keys, and four headless locust
+phases against it: the cheap read alone; beside a hostile client sending oversized and
+malformed requests; beside job submitters; beside both (`benchmarks/locustfile.py`).
+Then the probes locust cannot make (`benchmarks/hostile.py`): 100 MB bodies, and the
+largest job the caps allow read page by page. Then the app is stopped, which waits for
+its background tasks, and its jobs are counted by final status straight from the
+database: a job still pending or processing at that point will never finish.
 
 Prints one table and writes the same figures to `reports/load/summary.json`; locust's CSV
 and HTML reports and every process's log are under `reports/load/<variant>/`.
@@ -67,9 +67,11 @@ LOCUST_GRACE = 30.0  # locust's own start and report writing, beyond --run-time
 CHEAP_READ = ("GET", "/health")
 JOB_RECORD_TYPE = "JOB"
 HOSTILE_PREFIX = "hostile: "
-API_KEY, HOSTILE_KEY = "load-job-submitters-0001", "load-hostile-client-0001"
-# Per key: the job submitters stay well below it, the hostile client goes past it.
-RATE_LIMIT = 100
+# The app runs with its default limits. Each job submitter is a client with a key of its own,
+# well within its rate limit; the hostile users are one client, past it. The probes have one too.
+HOSTILE_KEY, PROBE_KEY = "load-hostile-client-000001", "load-probes-000000000001"
+
+
 _SERVER_ERROR = re.compile(r'" 5\d\d ')
 _LOOP_STEPS = re.compile(r"^event loop: .*$", re.MULTILINE)
 _CAUGHT_ERROR = re.compile(r"CatchResponseError\((['\"])(.*)\1\)", re.DOTALL)
@@ -97,12 +99,18 @@ class Phase:
     seconds: int
 
 
-def phases(plan: Plan) -> tuple[Phase, Phase, Phase]:
-    with_jobs = {"CheapReader": plan.cheap_users, "JobSubmitter": plan.job_users}
+def submitter_keys(plan: Plan) -> list[str]:
+    return [f"load-job-submitter-{number:06d}" for number in range(plan.job_users)]
+
+
+def phases(plan: Plan) -> tuple[Phase, ...]:
+    jobs = {"JobSubmitter": plan.job_users}
+    hostile = {"HostileClient": plan.hostile_users}
     return (
         Phase("alone", {"CheapReader": plan.cheap_users}, plan.alone_seconds),
-        Phase("with jobs", with_jobs, plan.jobs_seconds),
-        Phase("hostile", {**with_jobs, "HostileClient": plan.hostile_users}, plan.hostile_seconds),
+        Phase("hostile", {"CheapReader": plan.cheap_users, **hostile}, plan.hostile_seconds),
+        Phase("with jobs", {"CheapReader": plan.cheap_users, **jobs}, plan.jobs_seconds),
+        Phase("jobs+hostile", {"CheapReader": plan.cheap_users, **jobs, **hostile}, plan.hostile_seconds),
     )
 
 
@@ -168,13 +176,13 @@ class VariantOutcome:
 
     @property
     def hostile_p95_ratio(self) -> float | None:
-        """p95 of the cheap read beside jobs and the hostile client, over its p95 alone."""
+        """p95 of the cheap read beside the hostile client, over its p95 alone."""
         return self._cheap_p95_ratio("hostile", "alone")
 
     @property
     def hostile_over_jobs_p95_ratio(self) -> float | None:
-        """What the hostile client adds: p95 of the cheap read beside it and the jobs, over beside the jobs."""
-        return self._cheap_p95_ratio("hostile", "with jobs")
+        """What the hostile client adds to the jobs: p95 of the cheap read beside both, over beside the jobs."""
+        return self._cheap_p95_ratio("jobs+hostile", "with jobs")
 
     def _cheap_p95_ratio(self, name: str, baseline: str) -> float | None:
         cheap = {phase.phase: phase.cheap for phase in self.phases}
@@ -195,7 +203,7 @@ def served_simulator(plan: Plan) -> Iterator[str]:
         yield base_url
 
 
-def run_locust(phase: Phase, base_url: str, out_dir: Path) -> PhaseOutcome:
+def run_locust(phase: Phase, base_url: str, out_dir: Path, *, api_keys: list[str]) -> PhaseOutcome:
     prefix = out_dir / phase.name.replace(" ", "-")
     users = sum(phase.users.values())
     config = [{"user_class_name": name, "fixed_count": count} for name, count in phase.users.items()]
@@ -208,7 +216,7 @@ def run_locust(phase: Phase, base_url: str, out_dir: Path) -> PhaseOutcome:
     ]  # fmt: skip
     log_path = prefix.with_suffix(".log")
     with child_process(
-        command, env=child_env(LOAD_API_KEY=API_KEY, LOAD_HOSTILE_KEY=HOSTILE_KEY), log_path=log_path
+        command, env=child_env(LOAD_API_KEYS=",".join(api_keys), LOAD_HOSTILE_KEY=HOSTILE_KEY), log_path=log_path
     ) as locust:
         # Exit code 1 only says some requests failed; the figures below tell which.
         locust.wait(timeout=phase.seconds + LOCUST_GRACE)
@@ -306,9 +314,7 @@ def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: s
         MAX_OVERFLOW=plan.max_overflow,
         POOL_TIMEOUT=plan.pool_timeout,
         UPSTREAM_URL=upstream_url,
-        API_KEYS=f"{API_KEY},{HOSTILE_KEY}",
-        RATE_LIMIT_PER_SECOND=RATE_LIMIT,
-        RATE_LIMIT_BURST=2 * RATE_LIMIT,
+        API_KEYS=",".join([*submitter_keys(plan), HOSTILE_KEY, PROBE_KEY]),
         LOOP_STEPS=1,
     )
     command = [sys.executable, "-m", "playbook", "serve", "--variant", variant, "--port", str(port)]
@@ -320,7 +326,7 @@ def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: s
         for phase in phases(plan):
             print(f"  {variant}: {phase.name}, {phase.seconds} s, {phase.users} ...", file=sys.stderr, flush=True)
             log_before = log_path.read_text()
-            outcomes.append(run_locust(phase, base_url, out_dir))
+            outcomes.append(run_locust(phase, base_url, out_dir, api_keys=submitter_keys(plan)))
             outcomes[-1].server_errors = len(_SERVER_ERROR.findall(log_path.read_text()[len(log_before) :]))
         if plan.probe_seconds:
             print(f"  {variant}: probes: 100 MB bodies, the largest job ...", file=sys.stderr, flush=True)
@@ -342,8 +348,8 @@ def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: s
 
 async def run_probes(base_url: str, pid: int, database_url: URL, *, seconds: int) -> dict[str, object]:
     return {
-        "oversized": await oversized_bodies(base_url, pid, HOSTILE_KEY, seconds=seconds),
-        "largest_job": await largest_job(base_url, pid, database_url, api_key=API_KEY, owner=owner_of(API_KEY)),
+        "oversized": await oversized_bodies(base_url, pid, PROBE_KEY, seconds=seconds),
+        "largest_job": await largest_job(base_url, pid, database_url, api_key=PROBE_KEY, owner=owner_of(PROBE_KEY)),
     }
 
 
@@ -400,7 +406,7 @@ def render_table(outcomes: list[VariantOutcome]) -> str:
         "cheap p95 hostile/alone", lambda outcome: outcome.hostile_p95_ratio and f"{outcome.hostile_p95_ratio:.2f}x"
     )
     variant_row(
-        "cheap p95 hostile/with jobs",
+        "cheap p95 jobs+hostile/jobs",
         lambda outcome: outcome.hostile_over_jobs_p95_ratio and f"{outcome.hostile_over_jobs_p95_ratio:.2f}x",
     )
     variant_row("exceptions in app log", lambda outcome: outcome.exceptions_logged)
@@ -419,13 +425,14 @@ def render_probes(outcomes: list[VariantOutcome]) -> str:
                 f" {', '.join(f'{count} x {status}' for status, count in oversized.statuses.items())}",
                 f"  app memory {oversized.memory_idle_mb} MB idle, {oversized.memory_peak_mb} MB at most;"
                 f" /health p95 {oversized.health_alone.p95} ms alone, {oversized.health_meanwhile.p95} ms meanwhile"
-                f" (max {oversized.health_meanwhile.max} ms)",
+                f" (max {oversized.health_meanwhile.max} ms, {oversized.health_meanwhile.failed} not 200)",
             ]
         if largest is not None:
             lines += [
                 f"{outcome.variant}: largest job, {largest.entries} entries in {largest.pages} pages:"
                 f" page p50 {largest.page.p50} ms, p95 {largest.page.p95} ms, max {largest.page.max} ms;"
-                f" /health meanwhile p95 {largest.health_meanwhile.p95} ms, max {largest.health_meanwhile.max} ms;"
+                f" /health meanwhile p95 {largest.health_meanwhile.p95} ms, max {largest.health_meanwhile.max} ms,"
+                f" {largest.health_meanwhile.failed} not 200;"
                 f" app memory {largest.memory_idle_mb} -> {largest.memory_peak_mb} MB",
             ]
         if outcome.loop_steps:
@@ -441,7 +448,7 @@ def _polled_jobs(phase: PhaseOutcome) -> str | None:
 
 TABLE_LEGEND = """\
 cheap read: GET /health, one SELECT 1 on a connection from the app's pool.
-hostile: oversized and malformed requests beside the jobs; each must get the 4xx the contract names.
+hostile: oversized and malformed requests; each must get the 4xx the contract names.
 jobs accepted, polled: as locust saw them (polled: within its bounded wait).
 jobs in the database ... non-terminal: counted after the app shut down.
 exceptions: "Exception in ASGI application" in reports/load/<variant>/app.log."""
@@ -530,13 +537,13 @@ def parse_plan(argv: list[str] | None) -> Plan:
         "--hostile-users",
         type=int,
         default=env_int("LOAD_HOSTILE_USERS", 5),
-        help="hostile clients, third phase (LOAD_HOSTILE_USERS)",
+        help="hostile clients, second and fourth phases (LOAD_HOSTILE_USERS)",
     )
     add(
         "--hostile-seconds",
         type=int,
         default=env_int("LOAD_HOSTILE_SECONDS", 20),
-        help="cheap read with jobs and a hostile client (LOAD_HOSTILE_SECONDS)",
+        help="cheap read beside a hostile client, and beside it and jobs (LOAD_HOSTILE_SECONDS)",
     )
     add(
         "--probe-seconds",

@@ -1,7 +1,7 @@
-"""Locust users for `make load`: background jobs of every kind beside a steady cheap read,
-and a hostile client beside both.
+"""Locust users for `make load`: background jobs of every kind and a hostile client beside a
+steady cheap read.
 
-Three user classes, run together, or `CheapReader` alone for the baseline:
+Three user classes, run together in any mix, or `CheapReader` alone for the baseline:
 
 - `CheapReader` calls GET /health (one `SELECT 1` on a connection from the app's pool) at
   a steady rate, as monitoring would. Its latency and failures answer the question: does
@@ -17,8 +17,9 @@ Three user classes, run together, or `CheapReader` alone for the baseline:
   than its rate limit allows. Each is a success when refused with the 4xx the contract
   names, and a failure otherwise; their names begin with `hostile: `.
 
-The app runs with API keys: job submitters send `LOAD_API_KEY`, the hostile client
-`LOAD_HOSTILE_KEY` (both from the environment), so each has a rate limit of its own.
+The app runs with API keys and its default limits: each job submitter is a client with a
+key of its own (one of `LOAD_API_KEYS`, comma-separated), well within its rate limit; the
+hostile users are one client, sending `LOAD_HOSTILE_KEY`, and go past theirs.
 
 Shows: latencies and failures as a client on the same machine sees them.
 Does not guarantee: figures for any other machine (locust, the app, the simulator and
@@ -53,7 +54,7 @@ JOB_RECORD_TYPE = "JOB"
 HOSTILE_PREFIX = "hostile: "
 HOSTILE_REQUESTS_PER_SECOND = 20  # per HostileClient user
 MAX_BODY_BYTES = 1024 * 1024  # the app's default MAX_BODY_BYTES
-API_KEY = os.environ.get("LOAD_API_KEY", "")
+_SUBMITTER_KEYS = itertools.cycle(os.environ.get("LOAD_API_KEYS", "").split(","))
 HOSTILE_KEY = os.environ.get("LOAD_HOSTILE_KEY", "")
 
 _site_numbers = itertools.count(1)
@@ -116,8 +117,11 @@ class CheapReader(LocalUser):
 
 class JobSubmitter(LocalUser):
     wait_time = between(0.5, 1.5)
-    # Read by FastHttpUser when it makes the client: a class attribute, as locust documents it.
-    default_headers = {"X-API-Key": API_KEY}  # noqa: RUF012
+
+    def __init__(self, environment: Environment) -> None:
+        # Read when the client is made: each submitter is a client with a key of its own.
+        self.default_headers = {"X-API-Key": next(_SUBMITTER_KEYS)}
+        super().__init__(environment)
 
     @task
     def batch(self) -> None:
@@ -230,6 +234,7 @@ HOSTILE_REQUESTS = (
 
 class HostileClient(LocalUser):
     wait_time = constant_throughput(HOSTILE_REQUESTS_PER_SECOND)
+    # Read by FastHttpUser when it makes the client; every hostile user is the same client.
     default_headers = {"X-API-Key": HOSTILE_KEY}  # noqa: RUF012
 
     @task
