@@ -211,7 +211,7 @@ MUTATIONS = [
         name="fail-job-dropped",
         ids=("R5", "F11"),
         what="run_job logs a task's exception and leaves the job as it was",
-        edits=(removed(JOBS, "        await fail_job(job_id=job_id, error=_describe_error(exc))\n"),),
+        edits=(removed(JOBS, "        await fail_job(job_id=job_id, error=describe_failure(exc))\n"),),
         tests=(
             f"{BATCH_TESTS}::test_database_failure_mid_batch_ends_failed_with_the_error[standardized]",
             f"{SITEMAP_TESTS}::test_standardized_unexpected_error_fails_the_job_and_records_it_R5_R6",
@@ -252,7 +252,7 @@ MUTATIONS = [
         what="run_job records the failure, then re-raises it to Starlette",
         edits=(
             inserted_after(
-                JOBS, "        await fail_job(job_id=job_id, error=_describe_error(exc))\n", "        raise\n"
+                JOBS, "        await fail_job(job_id=job_id, error=describe_failure(exc))\n", "        raise\n"
             ),
         ),
         tests=(f"{BATCH_TESTS}::test_database_failure_mid_batch_ends_failed_with_the_error[standardized]",),
