@@ -25,6 +25,8 @@ class ModelInfo:
     lazy_relationships: frozenset[str]
     json_columns: frozenset[str]
     sql_onupdate_columns: frozenset[str]
+    # Defined where the audit cannot read it: its attributes and relationships are unknown.
+    opaque: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,13 +69,14 @@ class ModelCatalog:
         bases = [self.model(base) for base in self._project.base_classes(cls)]
         inherited = [base for base in bases if base is not None]
         attributes = _declared_attributes(cls.node)
-        if not inherited and not _declares_table(cls.node, attributes):
+        sqlmodel_table = _is_sqlmodel_table(cls.node)
+        if not inherited and not sqlmodel_table and not _declares_table(cls.node, attributes):
             return None
         type_map = self._type_annotation_map(cls)
         eager_defaults = _has_eager_defaults(cls.node)
         own = ModelInfo(
             name=cls.node.name,
-            attributes=frozenset(a.name for a in attributes if _is_mapped(a)),
+            attributes=frozenset(a.name for a in attributes if _is_mapped(a) or (sqlmodel_table and a.annotation)),
             lazy_relationships=frozenset(a.name for a in attributes if _is_lazy_relationship(a)),
             json_columns=frozenset(a.name for a in attributes if _is_plain_json(a, type_map=type_map)),
             # eager_defaults fetches the new value with RETURNING, so nothing is left expired.
@@ -89,8 +92,7 @@ class ModelCatalog:
         for statement in cls.node.body:
             if _assigned_name(statement) == "type_annotation_map" and isinstance(statement.value, ast.Dict):
                 found.update(
-                    (ast.unparse(key), value)
-                    for key, value in zip(statement.value.keys, statement.value.values, strict=True)
+                    (ast.unparse(key), value) for key, value in zip(statement.value.keys, statement.value.values, strict=True)
                     if key
                 )
         return found
@@ -128,6 +130,14 @@ def _declared_attributes(node: ast.ClassDef) -> list[_Attribute]:
     return attributes
 
 
+def _is_sqlmodel_table(node: ast.ClassDef) -> bool:
+    """`class Hero(SQLModel, table=True)`: every annotated attribute is a column."""
+    return any(
+        keyword.arg == "table" and isinstance(keyword.value, ast.Constant) and keyword.value.value is True
+        for keyword in node.keywords
+    )
+
+
 def _declares_table(node: ast.ClassDef, attributes: list[_Attribute]) -> bool:
     declares = any(_assigned_name(statement) in {"__tablename__", "__table__"} for statement in node.body)
     return declares or any(_factory(a) is not None for a in attributes)
@@ -154,10 +164,34 @@ def _is_mapped(attribute: _Attribute) -> bool:
 
 
 def _is_lazy_relationship(attribute: _Attribute) -> bool:
-    if _factory(attribute) not in RELATIONSHIP_FACTORIES:
+    """A relationship loaded on attribute access: `lazy="select"` (the default), said or implied.
+
+    The strategy is read from `lazy=`, from SQLModel's `sa_relationship_kwargs={"lazy": ...}`
+    and from `sa_relationship=relationship(lazy=...)`. One the audit cannot read (a name, a
+    call) is taken as not lazy: the audit reports what it can show.
+    """
+    if not isinstance(attribute.value, ast.Call) or _factory(attribute) not in RELATIONSHIP_FACTORIES:
         return False
-    lazy = _keyword(attribute.value, "lazy")
-    return not (isinstance(lazy, ast.Constant) and lazy.value in NOT_LAZY_STRATEGIES)
+    call = attribute.value
+    inner = _keyword(call, "sa_relationship")
+    if isinstance(inner, ast.Call):
+        call = inner
+    lazy = _keyword(call, "lazy")
+    options = _keyword(call, "sa_relationship_kwargs")
+    if lazy is None and options is not None:
+        if not isinstance(options, ast.Dict):
+            return False
+        lazy = next(
+            (value for key, value in zip(options.keys, options.values, strict=True) if _is_constant(key, "lazy")),
+            None,
+        )
+    if lazy is None:
+        return True
+    return isinstance(lazy, ast.Constant) and lazy.value not in NOT_LAZY_STRATEGIES
+
+
+def _is_constant(expr: ast.expr | None, value: str) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value == value
 
 
 def _is_plain_json(attribute: _Attribute, *, type_map: dict[str, ast.expr]) -> bool:

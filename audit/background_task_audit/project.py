@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from background_task_audit.sources import SourceModule, parse_file
-from background_task_audit.syntax import all_nodes, module_level_statements
+from background_task_audit.sources import SourceModule, read_file
+from background_task_audit.syntax import module_level_statements
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -49,13 +49,8 @@ class FunctionRef:
     def defaults(self) -> dict[str, ast.expr]:
         arguments = self.node.args
         positional = [*arguments.posonlyargs, *arguments.args]
-        paired = dict(
-            zip(
-                [a.arg for a in positional[len(positional) - len(arguments.defaults) :]],
-                arguments.defaults,
-                strict=True,
-            )
-        )
+        with_defaults = [a.arg for a in positional[len(positional) - len(arguments.defaults) :]]
+        paired = dict(zip(with_defaults, arguments.defaults, strict=True))
         paired.update(
             {a.arg: d for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True) if d is not None}
         )
@@ -131,10 +126,16 @@ def _statement_blocks(statement: ast.stmt) -> Iterator[list[ast.stmt]]:
 
 
 class Project:
-    """The scanned modules and the declarations they can reach by import."""
+    """The scanned modules and the declarations they can reach by import.
 
-    def __init__(self, modules: list[SourceModule], *, base: Path) -> None:
+    `analysed` are the scanned modules read in full (the ones that mention what the audit
+    looks for); the other scanned modules, like the rest of the source tree, are parsed
+    only when a name is looked up in them.
+    """
+
+    def __init__(self, modules: list[SourceModule], *, base: Path, analysed: list[SourceModule] | None = None) -> None:
         self.modules = modules
+        self.analysed = modules if analysed is None else analysed
         self._base = base
         self._by_name = {module.name: module for module in reversed(modules)}
         self._scanned = {id(module) for module in modules}
@@ -143,6 +144,7 @@ class Project:
         self._tables: dict[int, _SymbolTable] = {}
         self._functions: dict[int, list[FunctionRef]] = {}
         self._methods: dict[str, list[FunctionRef]] | None = None
+        self._resolved: dict[tuple[int, str], Symbol | None] = {}
 
     def is_scanned(self, module: SourceModule) -> bool:
         return id(module) in self._scanned
@@ -160,8 +162,8 @@ class Project:
         for root in self._roots:
             for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
                 if candidate.is_file():
-                    parsed = parse_file(candidate, base=self._base)
-                    return parsed if isinstance(parsed, SourceModule) else None
+                    read = read_file(candidate, base=self._base)
+                    return read if isinstance(read, SourceModule) else None
         return None
 
     def resolve(self, expr: ast.expr, *, module: SourceModule) -> Symbol | None:
@@ -180,7 +182,16 @@ class Project:
             return self.method(base, expr.attr)
         return None
 
-    def resolve_name(self, name: str, *, module: SourceModule, seen: frozenset = frozenset()) -> Symbol | None:
+    def resolve_name(self, name: str, *, module: SourceModule) -> Symbol | None:
+        """What `name` means in `module`: its own definition, or what an import brings, followed."""
+        key = (id(module), name)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve_name(name, module=module, seen=frozenset())
+        return self._resolved[key]
+
+    def _resolve_name(
+        self, name: str, *, module: SourceModule, seen: frozenset[tuple[str, str]]
+    ) -> Symbol | None:
         key = (module.name, name)
         if key in seen:
             return None
@@ -194,7 +205,7 @@ class Project:
         if attribute is None:
             return ModuleRef(target_module) if target_module else ExternalRef(target)
         if target_module is not None:
-            found = self.resolve_name(attribute, module=target_module, seen=seen | {key})
+            found = self._resolve_name(attribute, module=target_module, seen=seen | {key})
             if found is not None:
                 return found
         submodule = self.module(f"{target}.{attribute}")
@@ -227,7 +238,7 @@ class Project:
         """Methods called `name` in any scanned class, for receivers whose type is unknown."""
         if self._methods is None:
             self._methods = defaultdict(list)
-            for module in self.modules:
+            for module in self.analysed:
                 for function in self.functions(module):
                     if function.owner is not None:
                         self._methods[function.node.name].append(function)
@@ -242,9 +253,10 @@ class Project:
 def _build_table(module: SourceModule) -> _SymbolTable:
     table = _SymbolTable()
     # Imports anywhere (functions import lazily too); module-level ones win below.
-    for node in all_nodes(module.tree):
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            table.imports.update(_import_bindings(node, module=module))
+    if "import" in module.text:
+        for node in _statements_anywhere(module.tree.body):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                table.imports.update(_import_bindings(node, module=module))
     for statement in module_level_statements(module.tree.body):
         if isinstance(statement, ast.Import | ast.ImportFrom):
             table.imports.update(_import_bindings(statement, module=module))
@@ -252,12 +264,24 @@ def _build_table(module: SourceModule) -> _SymbolTable:
             table.definitions[statement.name] = FunctionRef(module=module, node=statement)
         elif isinstance(statement, ast.ClassDef):
             table.definitions[statement.name] = ClassRef(module=module, node=statement)
+        elif type(statement).__name__ == "TypeAlias" and isinstance(getattr(statement, "name", None), ast.Name):
+            # `type SessionDep = Annotated[...]` (Python 3.12).
+            name = statement.name.id  # type: ignore[attr-defined]
+            table.definitions[name] = AssignmentRef(module=module, name=name, value=statement.value)  # type: ignore[attr-defined]
         elif isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
             targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
             for target in targets:
                 if isinstance(target, ast.Name):
                     table.definitions[target.id] = AssignmentRef(module=module, name=target.id, value=statement.value)
     return table
+
+
+def _statements_anywhere(statements: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, in functions and classes too, without walking expressions."""
+    for statement in statements:
+        yield statement
+        for block in _statement_blocks(statement):
+            yield from _statements_anywhere(block)
 
 
 def _import_bindings(node: ast.Import | ast.ImportFrom, *, module: SourceModule) -> dict[str, tuple[str, str | None]]:

@@ -1,12 +1,12 @@
 """Small readings of the syntax tree shared by every part of the audit.
 
-The walks are cached per node: the same function bodies are read by discovery,
-summaries, the flow analysis and several checks.
+The walks of a function body are kept by a `Walker` for one audit: discovery, summaries,
+the flow analysis and several checks read the same bodies. The walker goes away with the
+audit, and the trees with it.
 """
 
 import ast
 from collections.abc import Iterator
-from functools import cache
 
 SCOPES = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
 
@@ -32,10 +32,9 @@ def last_name(expr: ast.expr | None) -> str | None:
     return None
 
 
-@cache
-def body_nodes(node: ast.AST) -> tuple[ast.AST, ...]:
+def body_nodes(node: ast.AST) -> list[ast.AST]:
     """Every node inside `node`, not descending into nested functions, classes or lambdas."""
-    found = []
+    found: list[ast.AST] = []
     pending = list(ast.iter_child_nodes(node))[::-1]
     while pending:
         child = pending.pop()
@@ -43,20 +42,36 @@ def body_nodes(node: ast.AST) -> tuple[ast.AST, ...]:
             continue
         found.append(child)
         pending.extend(list(ast.iter_child_nodes(child))[::-1])
-    return tuple(found)
+    return found
 
 
-@cache
-def all_nodes(node: ast.AST) -> tuple[ast.AST, ...]:
-    """`ast.walk(node)`, kept."""
-    return tuple(ast.walk(node))
+class Walker:
+    """The walks of one audit, each done once."""
 
+    def __init__(self) -> None:
+        self._bodies: dict[int, tuple[ast.AST, list[ast.AST]]] = {}
+        self._everything: dict[int, tuple[ast.AST, list[ast.AST]]] = {}
 
-def statements_nodes(statements: list[ast.stmt]) -> Iterator[ast.AST]:
-    for statement in statements:
-        if not isinstance(statement, SCOPES):
-            yield statement
-            yield from body_nodes(statement)
+    def body(self, node: ast.AST) -> list[ast.AST]:
+        """`body_nodes(node)`, kept."""
+        kept = self._bodies.get(id(node))
+        if kept is None:
+            kept = self._bodies[id(node)] = (node, body_nodes(node))
+        return kept[1]
+
+    def everything(self, node: ast.AST) -> list[ast.AST]:
+        """`ast.walk(node)`, kept."""
+        kept = self._everything.get(id(node))
+        if kept is None:
+            kept = self._everything[id(node)] = (node, list(ast.walk(node)))
+        return kept[1]
+
+    def statements(self, statements: list[ast.stmt]) -> Iterator[ast.AST]:
+        """The statements and every node inside them, nested scopes left out."""
+        for statement in statements:
+            if not isinstance(statement, SCOPES):
+                yield statement
+                yield from self.body(statement)
 
 
 def module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:

@@ -3,10 +3,12 @@
 from dataclasses import dataclass
 
 from background_task_audit.entrypoints import DiscoveredEntry
+from background_task_audit.kinds import Types
 from background_task_audit.orm import ModelCatalog
 from background_task_audit.project import FunctionRef, Project
 from background_task_audit.sessions import SessionFactories
 from background_task_audit.summaries import Summaries
+from background_task_audit.syntax import Walker
 from background_task_audit.values import Value
 
 
@@ -20,3 +22,5 @@ class EntryContext:
     factories: SessionFactories
     models: ModelCatalog
     summaries: Summaries
+    types: Types
+    walker: Walker

@@ -13,7 +13,6 @@ from background_task_audit.checks.context import EntryContext
 from background_task_audit.checks.engines import starts_event_loop
 from background_task_audit.checks.verdicts import Verdict
 from background_task_audit.rules import SYNC_TASK_DRIVES_ASYNC
-from background_task_audit.syntax import body_nodes
 from background_task_audit.values import SessionValue
 
 
@@ -29,7 +28,7 @@ def _driving_async_code(context: EntryContext) -> Iterator[Verdict]:
     """Event loops started, or AsyncSessions opened, in the task or the sync functions it calls."""
     name = context.entry.name
     for function in (reached for reached in context.reached if not reached.is_async):
-        for call in (node for node in body_nodes(function.node) if isinstance(node, ast.Call)):
+        for call in (node for node in context.walker.body(function.node) if isinstance(node, ast.Call)):
             opened = ast.unparse(call.func)
             if starts_event_loop(call, module=function.module, project=context.project):
                 message = f"sync task `{name}` starts an event loop with {opened}()"
