@@ -95,6 +95,7 @@ class UnresolvedSite:
 
     site: SchedulingSite
     reason: str
+    outside: bool = False  # a library's function (`gzip.decompress`): nothing of the project to analyse
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ class EntryPointFinder:
             for function in functions:
                 by_function[function].append(site)
             if not functions:
-                unresolved.append(UnresolvedSite(site=site, reason=reason))
+                outside = self._is_library_function(site)
+                unresolved.append(UnresolvedSite(site=site, reason=reason, outside=outside))
         entries = {
             function: DiscoveredEntry(
                 name=function.qualname, kind=grouped[0].kind, function=function, sites=tuple(grouped)
@@ -163,6 +165,12 @@ class EntryPointFinder:
         if outside and not found:
             return [], f"`{outside[0]}` is defined outside the scanned files"
         return found, ""
+
+    def _is_library_function(self, site: SchedulingSite) -> bool:
+        func = site.target_call.func if site.target_call is not None else None
+        if func is None:
+            return False
+        return isinstance(self._project.resolve(func, module=site.module), ExternalRef)
 
     def _chosen(self, func: ast.expr, function: FunctionRef) -> list[ast.expr]:
         """What a local variable naming the task was given: `job = process_a if x else process_b`."""
@@ -355,6 +363,11 @@ class EntryPointFinder:
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
         if last_name(target) not in TASK_DECORATORS:
             return None
+        symbol = self._project.resolve(target, module=module)
+        if isinstance(symbol, FunctionRef):
+            # The project's own decorator around an engine's (`@actor` wrapping `dramatiq.actor`).
+            engine = self._wrapped_engine(symbol)
+            return f"@{ast.unparse(target)} ({engine})" if engine else None
         if isinstance(target, ast.Name):
             symbol = self._project.resolve(target, module=module)
             from_engine = isinstance(symbol, ExternalRef) and symbol.qualified_name.partition(".")[0] in TASK_ENGINES
@@ -365,6 +378,15 @@ class EntryPointFinder:
             if isinstance(owner, ModuleRef | ClassRef | FunctionRef):
                 return None  # `module.task`: a function of the scanned code, not a task engine
         return f"@{ast.unparse(target)}"
+
+    def _wrapped_engine(self, decorator: FunctionRef) -> str | None:
+        """The task engine a decorator of the project registers functions with, if it does."""
+        for node in self._walker.everything(decorator.node):
+            if isinstance(node, ast.Name | ast.Attribute):
+                symbol = self._project.resolve(node, module=decorator.module)
+                if isinstance(symbol, ExternalRef) and symbol.qualified_name.partition(".")[0] in TASK_ENGINES:
+                    return symbol.qualified_name.partition(".")[0]
+        return None
 
     def _arq_functions(self, module: SourceModule) -> Iterator[DiscoveredEntry]:
         """Functions listed in a module-level class's `functions` or `cron_jobs` (arq's WorkerSettings)."""

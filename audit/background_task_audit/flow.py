@@ -43,6 +43,7 @@ from background_task_audit.syntax import Walker, dotted_name, last_name
 from background_task_audit.values import (
     AwaitableAttrsValue,
     ClientValue,
+    ConstantValue,
     ContextVarValue,
     CoroutinesValue,
     EngineValue,
@@ -216,6 +217,7 @@ class FunctionFlow:
         self._reported_long_lived: set[str] = set()
         self._awaited: set[int] = set()
         self._exits = _Exits()
+        self._flags: set[tuple[str, str]] | None = None
 
     def run(self, *, arguments: dict[str, Value], closure: dict[str, Value]) -> Outcome:
         state = FlowState(values=dict(closure))
@@ -289,6 +291,10 @@ class FunctionFlow:
                 self._assign(target, None, state)
         elif isinstance(node, ast.If):
             self._evaluate(node.test, state)
+            known = self._truth(node.test, state)
+            if known is not None:
+                # A flag the caller passed as a constant: only one branch runs.
+                return self._block(node.body if known else node.orelse, state)
             return self._branches(state, [node.body, node.orelse])
         elif isinstance(node, ast.While):
             self._evaluate(node.test, state)
@@ -322,6 +328,16 @@ class FunctionFlow:
                 if isinstance(child, ast.expr):
                     self._evaluate(child, state)
         return state
+
+    def _truth(self, test: ast.expr, state: FlowState) -> bool | None:
+        """The value of a test on a flag given as a constant (`if include_members:`), else None."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            inner = self._truth(test.operand, state)
+            return None if inner is None else not inner
+        if isinstance(test, ast.Name):
+            value = state.values.get(test.id)
+            return bool(value.value) if isinstance(value, ConstantValue) else None
+        return None
 
     def _branches(self, state: FlowState, blocks: list[list[ast.stmt]]) -> FlowState:
         return reduce(FlowState.merged, [self._block(block, state.copy()) for block in blocks])
@@ -738,8 +754,11 @@ class FunctionFlow:
         return None
 
     def _arguments(self, node: ast.Call, state: FlowState) -> dict[int, Value]:
-        evaluated = {}
+        evaluated: dict[int, Value] = {}
         for expr in [*node.args, *(item.value for item in node.keywords)]:
+            if isinstance(expr, ast.Constant) and (expr.value is None or isinstance(expr.value, bool)):
+                evaluated[id(expr)] = ConstantValue(value=expr.value)
+                continue
             value = self._evaluate(expr.value if isinstance(expr, ast.Starred) else expr, state)
             if value is not None:
                 evaluated[id(expr)] = value
@@ -800,8 +819,27 @@ class FunctionFlow:
             return
         name = dotted_name(column.value)
         value = state.orm(name or "")
-        if name is not None and value is not None and column.attr in value.model.json_columns:
-            self._emit(JsonMutation, node, name=name, value=value, attribute=column.attr)
+        if name is None or value is None or column.attr not in value.model.json_columns:
+            return
+        flagged = self._flagged_modified()
+        if (name, column.attr) in flagged or (name, "*") in flagged:
+            return  # `flag_modified(obj, "column")` tells SQLAlchemy about the change
+        self._emit(JsonMutation, node, name=name, value=value, attribute=column.attr)
+
+    def _flagged_modified(self) -> set[tuple[str, str]]:
+        """`(obj, column)` for every `flag_modified(obj, "column")` (or `flag_dirty(obj)`) in the function."""
+        if self._flags is None:
+            self._flags = set()
+            for node in self._analysis.walker.body(self._function.node):
+                if not (isinstance(node, ast.Call) and last_name(node.func) in {"flag_modified", "flag_dirty"}):
+                    continue
+                owner = dotted_name(node.args[0]) if node.args else None
+                column = node.args[1] if len(node.args) > 1 else None
+                if owner is not None and isinstance(column, ast.Constant) and isinstance(column.value, str):
+                    self._flags.add((owner, column.value))
+                elif owner is not None:
+                    self._flags.add((owner, "*"))
+        return self._flags
 
     def _sessions_worked_in(self, statements: list[ast.stmt], state: FlowState) -> dict[str, SessionValue]:
         """Sessions of `state` that `statements` run database work on (and so may leave failed)."""
@@ -848,6 +886,10 @@ class FunctionFlow:
                 continue
             summary = summaries.of(callee)
             bound = {p: key for p, expr in bind_arguments(node, callee).items() if (key := dotted_name(expr))}
+            for item in summary.rolls_back_first:
+                rolled = rebased(item, bound)
+                if rolled is not None:
+                    pending.pop(self._key(rolled, state), None)
             touched = {rebased(item, bound) for item in summary.uses | summary.commits}
             hit = sorted(self._key(key, state) for key in touched if key is not None and self._key(key, state) in pending)
             if hit and (summary.writes_status or any(True for _ in status_values([node]))):
@@ -917,6 +959,10 @@ class FunctionFlow:
         parameters = callee.parameter_names()
         if isinstance(receiver, HolderValue) and callee.owner is not None and parameters:
             values[parameters[0]] = receiver
+        for name, default in callee.defaults().items():
+            # A flag left at its default is that constant in this call.
+            if name not in bound and isinstance(default, ast.Constant) and (default.value is None or isinstance(default.value, bool)):
+                values[name] = ConstantValue(value=default.value)
         return values
 
     def _closure(self, callee: FunctionRef, state: FlowState) -> dict[str, Value]:
@@ -961,8 +1007,11 @@ class FunctionFlow:
             for expr in [*target.args, *(item.value for item in target.keywords)]
             if id(expr) in evaluated
         ]
-        if isinstance(receiver, HolderValue) and isinstance(target.func, ast.Attribute):
-            handed.append((ast.unparse(target.func.value), receiver))
+        if isinstance(receiver, HolderValue) and isinstance(target.func, ast.Attribute) and function is not None:
+            used = {node.attr for node in self._analysis.walker.everything(function.node) if _is_self_attribute(node)}
+            kept = tuple((name, value) for name, value in receiver.attributes if name in used)
+            if kept:
+                handed.append((ast.unparse(target.func.value), HolderValue(cls=receiver.cls, attributes=kept)))
         closure = self._closure(function, state) if function else {}
         handed += self._free_sessions(function, closure)
         if function is not None and (name := self._analysis.summaries.of(function).context_session):

@@ -12,7 +12,7 @@ import ast
 from collections.abc import Callable
 
 from background_task_audit.kinds import is_network_library
-from background_task_audit.project import ExternalRef, Project
+from background_task_audit.project import AssignmentRef, ExternalRef, Project
 from background_task_audit.sources import SourceModule
 from background_task_audit.syntax import last_name
 from background_task_audit.values import ClientValue, Value
@@ -52,7 +52,7 @@ def direct_wait(
     if isinstance(symbol, ExternalRef):
         name = symbol.qualified_name
         if name in SLEEPS:
-            return None if _short_constant(call) else f"{name}()"
+            return None if _short_constant(call, module=module, project=project) else f"{name}()"
         if name in THREAD_HANDOFFS or name.endswith(".run_in_threadpool"):
             return _in_thread(name, call.args[:1], work_of)
         if is_network_library(name):
@@ -107,8 +107,12 @@ def _client_of(func: ast.Attribute, value_of: ValueOf) -> ClientValue | None:
         receiver, direct = receiver.value, False
 
 
-def _short_constant(call: ast.Call) -> bool:
+def _short_constant(call: ast.Call, *, module: SourceModule, project: Project) -> bool:
+    """A sleep of a constant under a second, given literally or as a module-level constant."""
     delay = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg in {"delay", "seconds"}), None)
+    if isinstance(delay, ast.Name | ast.Attribute):
+        symbol = project.resolve(delay, module=module)
+        delay = symbol.value if isinstance(symbol, AssignmentRef) else delay
     return (
         isinstance(delay, ast.Constant)
         and isinstance(delay.value, int | float)

@@ -172,6 +172,10 @@ def _is_lazy_relationship(attribute: _Attribute) -> bool:
     """
     if not isinstance(attribute.value, ast.Call) or _factory(attribute) not in RELATIONSHIP_FACTORIES:
         return False
+    if not _is_collection(attribute):
+        # A many-to-one resolves from the session's identity map when its row is loaded there:
+        # whether it needs I/O depends on the session, not on the code the audit reads.
+        return False
     call = attribute.value
     inner = _keyword(call, "sa_relationship")
     if isinstance(inner, ast.Call):
@@ -188,6 +192,23 @@ def _is_lazy_relationship(attribute: _Attribute) -> bool:
     if lazy is None:
         return True
     return isinstance(lazy, ast.Constant) and lazy.value not in NOT_LAZY_STRATEGIES
+
+
+COLLECTIONS = frozenset({"list", "List", "set", "Set", "Sequence", "MutableSequence", "Collection", "dict", "Dict"})
+
+
+def _is_collection(attribute: _Attribute) -> bool:
+    """A relationship to many rows: `Mapped[list[X]]`, or `uselist=True`; unannotated, unless `uselist=False`."""
+    assert isinstance(attribute.value, ast.Call)
+    uselist = _keyword(attribute.value, "uselist")
+    if isinstance(uselist, ast.Constant) and isinstance(uselist.value, bool):
+        return uselist.value
+    declared = _mapped_annotation(attribute) or attribute.annotation
+    if declared is None:
+        return True
+    if isinstance(declared, ast.Constant) and isinstance(declared.value, str):
+        return any(declared.value.startswith(f"{name}[") for name in COLLECTIONS)
+    return isinstance(declared, ast.Subscript) and last_name(declared.value) in COLLECTIONS
 
 
 def _is_constant(expr: ast.expr | None, value: str) -> bool:

@@ -151,6 +151,7 @@ class _Auditor:
                 message=f"the task `{item.site.target_label}` started here ({item.site.kind}) is not analysed: {item.reason}",
             )
             for item in self._discovery.unresolved
+            if not item.outside
         ]
         return deep + unresolved
 
@@ -210,6 +211,7 @@ class _Auditor:
             summaries=self._summaries,
             types=self._types,
             walker=self._walker,
+            touches_sessions=self._analysis.touches_sessions,
         )
 
     def _on_event(self, event: FlowEvent) -> None:

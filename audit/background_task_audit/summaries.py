@@ -43,6 +43,7 @@ class FunctionSummary:
     starts_job: bool = False
     records_failure: bool = False
     context_session: str | None = None
+    rolls_back_first: frozenset[str] = frozenset()
 
 
 def is_broad_handler(handler: ast.ExceptHandler) -> bool:
@@ -151,6 +152,7 @@ class Summaries:
             or any(self.of(callee).starts_job for _, callee in calls),
             records_failure=self._records_failure(function, nodes),
             context_session=self._context_session(function, nodes, calls),
+            rolls_back_first=_rolled_back_first(function, nodes),
         )
 
     def _affected(
@@ -386,6 +388,18 @@ class Summaries:
                     return True
         return False
 
+
+
+def _rolled_back_first(function: FunctionRef, nodes: list[ast.AST]) -> frozenset[str]:
+    """Session parameters whose first operation in the function is `rollback()`."""
+    parameters = set(function.parameter_names())
+    first: dict[str, str] = {}
+    for node in nodes:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name = dotted_name(node.func.value)
+            if name is not None and name.partition(".")[0] in parameters and node.func.attr in SESSION_USE_METHODS | {"commit", "rollback"}:
+                first.setdefault(name, node.func.attr)
+    return frozenset(name for name, method in first.items() if method == "rollback")
 
 
 def _self_assignment(node: ast.AST) -> tuple[str | None, ast.expr | None, ast.expr | None]:

@@ -61,6 +61,13 @@ class CoroutinesValue:
 
 
 @dataclass(frozen=True)
+class ConstantValue:
+    """`True`, `False` or `None` given as an argument: a flag that decides which branch runs."""
+
+    value: bool | None
+
+
+@dataclass(frozen=True)
 class ContextVarValue:
     """A module-level ContextVar that holds sessions."""
 
@@ -145,6 +152,7 @@ Value = (
     | ClientValue
     | CoroutinesValue
     | ContextVarValue
+    | ConstantValue
     | OrmValue
     | QueryValue
     | AwaitableAttrsValue

@@ -1,5 +1,6 @@
 """What an entry check sees: one entry point, what its starters hand it, what it reaches."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from background_task_audit.entrypoints import DiscoveredEntry
@@ -24,3 +25,4 @@ class EntryContext:
     summaries: Summaries
     types: Types
     walker: Walker
+    touches_sessions: Callable[[FunctionRef], bool]

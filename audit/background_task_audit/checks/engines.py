@@ -8,6 +8,7 @@ import ast
 from collections.abc import Iterator
 
 from background_task_audit.checks.verdicts import Verdict
+from background_task_audit.kinds import SESSION_CLASSES, SESSIONMAKER_CLASSES
 from background_task_audit.project import AssignmentRef, ExternalRef, FunctionRef, Project
 from background_task_audit.rules import ENGINE_NOT_DISPOSED, MODULE_ENGINE_ON_NEW_LOOP
 from background_task_audit.sessions import SessionFactories
@@ -16,6 +17,7 @@ from background_task_audit.summaries import Summaries
 from background_task_audit.syntax import Walker, last_name
 
 ASYNC_ENGINE_FACTORIES = frozenset({"create_async_engine"})
+BORROWERS = SESSION_CLASSES | SESSIONMAKER_CLASSES
 ASYNC_LOOP_BOUND = frozenset({"create_async_engine", "async_sessionmaker"})
 LOOP_STARTERS = frozenset({"asyncio.run", "asyncio.new_event_loop", "asyncio.Runner"})
 LOOP_STARTER_NAMES = frozenset({"run", "new_event_loop", "Runner", "run_until_complete"})
@@ -142,11 +144,26 @@ def _undisposed_local_engines(
 
 
 def _hands_over_or_disposes(node: ast.AST, names: set[str]) -> bool:
-    """`engine.dispose()`, or the engine returned, yielded or stored for someone else to dispose."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "dispose":
-        return isinstance(node.func.value, ast.Name) and node.func.value.id in names
-    if isinstance(node, ast.Return | ast.Yield) and isinstance(node.value, ast.Name):
-        return node.value.id in names
-    if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in names:
+    """`engine.dispose()`, or the engine handed to someone else to dispose: returned, yielded,
+    stored on an object, passed to a call, or declared global."""
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "dispose":
+            return isinstance(node.func.value, ast.Name) and node.func.value.id in names
+        if last_name(node.func) in BORROWERS:
+            return False  # a session or sessionmaker uses the engine; it does not dispose of it
+        arguments = [*node.args, *(keyword.value for keyword in node.keywords)]
+        return any(_mentions(argument, names) for argument in arguments)
+    if isinstance(node, ast.Return | ast.Yield) and node.value is not None:
+        return _mentions(node.value, names)
+    if isinstance(node, ast.Assign) and _mentions(node.value, names):
         return any(not isinstance(target, ast.Name) for target in node.targets)
     return isinstance(node, ast.Global) and bool(names & set(node.names))
+
+
+def _mentions(expr: ast.expr, names: set[str]) -> bool:
+    """Whether `expr` carries the engine itself, not only a session or sessionmaker made from it."""
+    if isinstance(expr, ast.Name):
+        return expr.id in names
+    if isinstance(expr, ast.Call) and last_name(expr.func) in BORROWERS:
+        return False
+    return any(_mentions(child, names) for child in ast.iter_child_nodes(expr) if isinstance(child, ast.expr))

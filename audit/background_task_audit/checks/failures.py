@@ -6,8 +6,9 @@ R6 is narrow on purpose. A handler for a named exception (`except FileNotFoundEr
 return None`) is control flow; a best-effort step (a webhook, a cache) may log and go
 on; a task that writes a terminal status after the handler has recorded an outcome. What
 is left: `except Exception` (or `BaseException`, or bare) in code a task reaches, whose
-body only logs, passes, continues or returns a constant, in a task that marks a job in
-progress, with no terminal status written after it on the way out.
+body only logs, passes, continues or returns a constant, around work that would have
+written the job's terminal status, in a task that marks a job in progress, with no
+terminal status written after it on the way out.
 """
 
 import ast
@@ -62,6 +63,8 @@ def judge_swallowed_errors(context: EntryContext) -> Iterator[Verdict]:
         for statement in context.walker.body(function.node):
             if not isinstance(statement, ast.Try | ast.TryStar):
                 continue
+            if not context.summaries.writes_status(statement.body, caller=function, terminal=True):
+                continue  # the error skips no terminal status: the job ends as the work would have
             for handler in statement.handlers:
                 if not (is_broad_handler(handler) and _swallows(handler)):
                     continue

@@ -66,6 +66,12 @@ def judge_long_lived_session(event: LongLivedSessionUse) -> Iterator[Verdict]:
     yield at_event(event, LONG_LIVED_SESSION, message)
 
 
+def _runs_beside_its_starter(context: EntryContext) -> bool:
+    """A task started with `create_task`: a row loaded for it stays readable, unlike one
+    sent through a queue or read after the response by a request whose session has moved on."""
+    return bool(context.entry.sites) and all(site.concurrent for site in context.entry.sites)
+
+
 def judge_task_signature(context: EntryContext) -> Iterator[Verdict]:
     """Session or model parameters of a task whose starters were not seen handing them over."""
     function = context.function
@@ -83,7 +89,7 @@ def judge_task_signature(context: EntryContext) -> Iterator[Verdict]:
         info = context.types.of_annotation(parameter.annotation, module=function.module)
         if info is Kind.session:
             kind = "an AsyncSession"
-        elif isinstance(info, ModelInfo):
+        elif isinstance(info, ModelInfo) and not _runs_beside_its_starter(context):
             kind = f"an ORM instance ({info.name})"
         else:
             continue
