@@ -178,12 +178,17 @@ class Analysis:
         arguments: dict[str, Value] | None = None,
         closure: dict[str, Value] | None = None,
         depth: int = 0,
+        holding: frozenset[str] = frozenset(),
     ) -> Outcome:
-        """Walk `function` as part of `entry` (None: on its own) and return what it leaves to its caller."""
+        """Walk `function` as part of `entry` (None: on its own) and return what it leaves to its caller.
+
+        `holding`: the sessions among its parameters (`session`, `self.session`) that hold a
+        connection when it is called.
+        """
         arguments, closure = arguments or {}, closure or {}
         if entry is not None and function not in self.reached[entry]:
             self.reached[entry].append(function)
-        key = (id(function.node), in_task, frozenset(arguments.items()), frozenset(closure.items()))
+        key = (id(function.node), in_task, frozenset(arguments.items()), frozenset(closure.items()), holding)
         if key in self._outcomes:
             return self._outcomes[key]
         if depth > MAX_DEPTH or self._contexts[id(function.node)] >= MAX_CONTEXTS:
@@ -192,7 +197,7 @@ class Analysis:
         self._outcomes[key] = Outcome()  # a recursive call sees nothing come back
         flow = FunctionFlow(self, function=function, entry=entry, in_task=in_task, depth=depth)
         try:
-            self._outcomes[key] = flow.run(arguments=arguments, closure=closure)
+            self._outcomes[key] = flow.run(arguments=arguments, closure=closure, holding=holding)
         except RecursionError:
             # Expressions nested thousands deep (generated code): give up on this function only.
             self.too_deep.append(function)
@@ -200,7 +205,7 @@ class Analysis:
 
     def walked(self, function: FunctionRef, *, in_task: bool) -> bool:
         """Whether `function` was walked on its own (no arguments) already."""
-        return (id(function.node), in_task, frozenset(), frozenset()) in self._outcomes
+        return (id(function.node), in_task, frozenset(), frozenset(), frozenset()) in self._outcomes
 
 
 class FunctionFlow:
@@ -219,8 +224,8 @@ class FunctionFlow:
         self._exits = _Exits()
         self._flags: set[tuple[str, str]] | None = None
 
-    def run(self, *, arguments: dict[str, Value], closure: dict[str, Value]) -> Outcome:
-        state = FlowState(values=dict(closure))
+    def run(self, *, arguments: dict[str, Value], closure: dict[str, Value], holding: frozenset[str]) -> Outcome:
+        state = FlowState(values=dict(closure), in_use=set(holding))
         defaults = self._function.defaults()
         names = self._function.parameter_names()
         for name, annotation in self._function.annotations().items():
@@ -337,6 +342,12 @@ class FunctionFlow:
         if isinstance(test, ast.Name):
             value = state.values.get(test.id)
             return bool(value.value) if isinstance(value, ConstantValue) else None
+        if isinstance(test, ast.BoolOp):
+            known = [self._truth(operand, state) for operand in test.values]
+            decisive = isinstance(test.op, ast.Or)
+            if decisive in known:
+                return decisive
+            return (not decisive) if all(value is not None for value in known) else None
         return None
 
     def _branches(self, state: FlowState, blocks: list[list[ast.stmt]]) -> FlowState:
@@ -608,6 +619,14 @@ class FunctionFlow:
     def _check_wait(
         self, node: ast.AST, call: ast.Call, state: FlowState, *, holding: list[str], sessions: dict[str, SessionValue]
     ) -> None:
+        inner = awaited_call(call, module=self._module, project=self._analysis.project)
+        callee = self._callee(inner, state)
+        if callee is not None and self._analysis.project.is_scanned(callee.module):
+            # A session handed to a function the analysis walks is judged inside it, where the wait is.
+            passed = set(self._passed_holding(inner, callee, holding))
+            holding = [key for key in holding if key not in passed]
+            if not holding:
+                return
         wait = self._network_wait(call, state)
         if wait is not None:
             self._emit(NetworkWaitWhileHolding, node, wait=wait, sessions=tuple((n, sessions[n]) for n in holding))
@@ -919,6 +938,7 @@ class FunctionFlow:
                 arguments=self._bound_values(node, callee, receiver, evaluated),
                 closure=self._closure(callee, state),
                 depth=self._depth + 1,
+                holding=frozenset(self._passed_holding(node, callee, state.holding()).values()),
             )
             released, in_use, returned = outcome.released, outcome.in_use, outcome.returned
         else:
@@ -941,6 +961,24 @@ class FunctionFlow:
         # What the callee returns, with its sessions under the caller's names again.
         renamed = {p: key for p, key in bound.items() if key in sessions}
         return _renamed(returned, renamed) if returned else None
+
+    def _passed_holding(self, call: ast.Call, callee: FunctionRef, holding: list[str] | set[str]) -> dict[str, str]:
+        """The held sessions `call` hands to `callee` and that it works with: caller key -> key in the
+        callee (`service.db` -> `self.db`). A held session the callee never touches stays the caller's
+        to report, where the call waits."""
+        summary = self._analysis.summaries.of(callee)
+        touched = summary.uses | summary.commits
+        passed: dict[str, str] = {}
+        for parameter, expr in bind_arguments(call, callee).items():
+            name = dotted_name(expr)
+            if name is None:
+                continue
+            for key in holding:
+                if key == name or key.startswith(f"{name}."):
+                    inside = f"{parameter}{key[len(name):]}"
+                    if inside in touched:
+                        passed[key] = inside
+        return passed
 
     def _bound_values(
         self, call: ast.Call, callee: FunctionRef, receiver: Value | None, evaluated: dict[int, Value]

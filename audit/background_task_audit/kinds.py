@@ -24,13 +24,20 @@ ENGINE_CLASSES = frozenset({"AsyncEngine", "Engine"})
 ENGINE_FACTORIES = frozenset({"create_async_engine", "create_engine"})
 HTTP_CLIENT_CLASSES = frozenset({"httpx.AsyncClient", "aiohttp.ClientSession"})
 BLOCKING_HTTP_CLIENT_CLASSES = frozenset({"httpx.Client", "requests.Session", "urllib3.PoolManager"})
-# Libraries whose calls go over the network to a slow service (HTTP and API clients, mail).
-# Caches and queues (Redis and the like) answer in well under a millisecond: not listed.
-NETWORK_LIBRARIES = frozenset(
-    {"httpx", "aiohttp", "requests", "urllib", "urllib3", "openai", "anthropic", "litellm", "cohere", "mistralai"}
-    | {"groq", "boto3", "aioboto3", "aiobotocore", "botocore", "stripe", "smtplib", "aiosmtplib", "sendgrid"}
-    | {"twilio", "slack_sdk", "google.genai", "google.cloud", "googleapiclient", "playwright", "websockets"}
+HTTP_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request", "stream"})
+# Module-level functions that go over the network themselves.
+NETWORK_FUNCTIONS = frozenset(
+    {f"{library}.{verb}" for library in ("httpx", "requests") for verb in HTTP_VERBS}
+    | {"urllib.request.urlopen", "urllib3.request", "aiohttp.request", "smtplib.SMTP", "smtplib.SMTP_SSL"}
+    | {"aiosmtplib.send"}
 )
+# API SDKs: their clients' calls, and their awaited functions (`litellm.acompletion`), go to a slow service.
+# Caches and queues (Redis and the like) answer in well under a millisecond: not listed.
+SDK_LIBRARIES = frozenset(
+    {"openai", "anthropic", "litellm", "cohere", "mistralai", "groq", "boto3", "aioboto3", "aiobotocore", "botocore"}
+    | {"stripe", "aiosmtplib", "sendgrid", "twilio", "slack_sdk", "google.genai", "google.cloud", "googleapiclient"}
+)
+NETWORK_LIBRARIES = SDK_LIBRARIES | {"httpx", "aiohttp", "requests", "urllib3"}
 BACKGROUND_TASKS_CLASSES = frozenset({"fastapi.BackgroundTasks", "starlette.background.BackgroundTasks"})
 # Wrappers whose first type argument is the type that matters.
 TRANSPARENT = frozenset({"Optional", "Annotated", "Union", "Final", "ClassVar", "Required", "NotRequired"})
@@ -178,7 +185,17 @@ def _same_class(qualified_name: str, name: str) -> bool:
 
 
 def is_network_library(qualified_name: str) -> bool:
+    """A class or function of an HTTP library or API SDK (whose clients' calls are network I/O)."""
     return any(qualified_name == library or qualified_name.startswith(f"{library}.") for library in NETWORK_LIBRARIES)
+
+
+def is_network_call(qualified_name: str, *, awaited: bool) -> bool:
+    """A module-level function that does network I/O: `httpx.get`, `requests.post`, `litellm.acompletion` awaited."""
+    if qualified_name in NETWORK_FUNCTIONS:
+        return True
+    last = qualified_name.rpartition(".")[2]
+    in_sdk = any(qualified_name.startswith(f"{library}.") for library in SDK_LIBRARIES)
+    return awaited and in_sdk and last[:1].islower() and not last.startswith("_")
 
 
 def type_arguments(subscript: ast.Subscript) -> list[ast.expr]:

@@ -12,7 +12,7 @@ import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from background_task_audit.kinds import Kind, is_network_library
+from background_task_audit.kinds import Kind, is_network_call
 from background_task_audit.network import awaited_call, blocking_wait, direct_wait
 from background_task_audit.project import AssignmentRef, ClassRef, ExternalRef, FunctionRef, Project
 from background_task_audit.sessions import SessionFactories, value_of_kind
@@ -290,7 +290,7 @@ class Summaries:
             if not isinstance(expr, ast.Name | ast.Attribute):
                 return None
             symbol = self._project.resolve(expr, module=caller.module)
-            if isinstance(symbol, ExternalRef) and is_network_library(symbol.qualified_name):
+            if isinstance(symbol, ExternalRef) and is_network_call(symbol.qualified_name, awaited=False):
                 return f"{symbol.qualified_name}()"
             if isinstance(expr, ast.Attribute):
                 client = value_of(expr.value)
