@@ -23,7 +23,7 @@ from background_task_audit.kinds import Kind, Types
 from background_task_audit.project import ClassRef, ExternalRef, FunctionRef, ModuleRef, Project
 from background_task_audit.sources import SourceModule
 from background_task_audit.summaries import Summaries
-from background_task_audit.syntax import Walker, dotted_name, last_name, module_level_statements
+from background_task_audit.syntax import Walker, calls_by_function, dotted_name, last_name, module_level_statements
 
 THREAD_RUNNERS = frozenset({"asyncio.to_thread", "anyio.to_thread.run_sync"})
 TASK_CREATORS = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
@@ -233,13 +233,13 @@ class EntryPointFinder:
         if not module.mentions(STARTER_NAMES):
             return
         startup = self._startup_functions(module)
+        calls = calls_by_function(module.tree, STARTER_NAMES)
         for function in self._project.functions(module):
             context = startup.get(function.node)
-            for node in self._walker.body(function.node):
-                if isinstance(node, ast.Call):
-                    site = self._site(node, module=module, function=function)
-                    if site is not None:
-                        yield site if context is None else replace(site, kind=f"{site.kind} {context}")
+            for node in calls.get(id(function.node), []):
+                site = self._site(node, module=module, function=function)
+                if site is not None:
+                    yield site if context is None else replace(site, kind=f"{site.kind} {context}")
 
     def _site(self, call: ast.Call, *, module: SourceModule, function: FunctionRef) -> SchedulingSite | None:
         kind, target_call = self._classify(call, module=module, function=function)
@@ -309,12 +309,15 @@ class EntryPointFinder:
 
     def _result_kept(self, call: ast.Call, *, function: FunctionRef) -> bool:
         """Whether the task object outlives the statement: stored, awaited, returned or passed on."""
-        nodes = self._walker.everything(function.node)
-        parent = next((node for node in nodes if call in ast.iter_child_nodes(node)), None)
+        nodes = self._walker.body(function.node)
+        parent = self._walker.parent(call, scope=function.node)
         if isinstance(parent, ast.Expr):
             return False
         if isinstance(parent, ast.Assign) and all(isinstance(target, ast.Name) for target in parent.targets):
             names = {target.id for target in parent.targets if isinstance(target, ast.Name)}
+            declared = {name for node in nodes if isinstance(node, ast.Global | ast.Nonlocal) for name in node.names}
+            if names & declared:
+                return True  # kept in a module global (or the enclosing function's name)
             return any(
                 isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in names for node in nodes
             )

@@ -9,6 +9,7 @@ committed or left holding a connection. What it observes goes to the checks as e
 """
 
 import ast
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -142,6 +143,8 @@ class Analysis:
 
     def _sees_session(self, function: FunctionRef) -> bool:
         module = function.module
+        if not SESSION_WORDS.search(_source_of(function)):
+            return False
         defaults = function.defaults()
         for name, annotation in function.annotations().items():
             if self.factories.request_session(annotation, defaults.get(name), module=module) is not None:
@@ -203,9 +206,9 @@ class Analysis:
             self.too_deep.append(function)
         return self._outcomes[key]
 
-    def walked(self, function: FunctionRef, *, in_task: bool) -> bool:
-        """Whether `function` was walked on its own (no arguments) already."""
-        return (id(function.node), in_task, frozenset(), frozenset(), frozenset()) in self._outcomes
+    def walked_alone(self, function: FunctionRef) -> bool:
+        """Whether `function` was walked on its own (not in a task, no arguments) already."""
+        return (id(function.node), False, frozenset(), frozenset(), frozenset()) in self._outcomes
 
 
 class FunctionFlow:
@@ -843,7 +846,17 @@ class FunctionFlow:
         flagged = self._flagged_modified()
         if (name, column.attr) in flagged or (name, "*") in flagged:
             return  # `flag_modified(obj, "column")` tells SQLAlchemy about the change
+        if self._assigned_later(name, column.attr, getattr(node, "lineno", 0)):
+            return  # the column is given a new value afterwards: that value is written
         self._emit(JsonMutation, node, name=name, value=value, attribute=column.attr)
+
+    def _assigned_later(self, owner: str, column: str, line: int) -> bool:
+        return any(
+            isinstance(node, ast.Assign)
+            and node.lineno > line
+            and any(dotted_name(target) == f"{owner}.{column}" for target in node.targets)
+            for node in self._analysis.walker.body(self._function.node)
+        )
 
     def _flagged_modified(self) -> set[tuple[str, str]]:
         """`(obj, column)` for every `flag_modified(obj, "column")` (or `flag_dirty(obj)`) in the function."""
@@ -867,7 +880,7 @@ class FunctionFlow:
             return {}
         worked: dict[str, SessionValue] = {}
         nested: set[str] = set()
-        for node in self._analysis.walker.statements(statements):
+        for node in self._analysis.walker.within(statements, scope=self._function.node):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
             key = self._key(dotted_name(node.func.value) or "", state)
@@ -886,7 +899,7 @@ class FunctionFlow:
         if not summaries.writes_status(handler.body, caller=self._function):
             return
         pending = dict(failing)
-        for node in self._analysis.walker.statements(handler.body):
+        for node in self._analysis.walker.within(handler.body, scope=self._function.node):
             if not pending:
                 return
             if not isinstance(node, ast.Call):
@@ -966,6 +979,8 @@ class FunctionFlow:
         """The held sessions `call` hands to `callee` and that it works with: caller key -> key in the
         callee (`service.db` -> `self.db`). A held session the callee never touches stays the caller's
         to report, where the call waits."""
+        if not holding:
+            return {}
         summary = self._analysis.summaries.of(callee)
         touched = summary.uses | summary.commits
         passed: dict[str, str] = {}
@@ -1114,6 +1129,15 @@ class FunctionFlow:
 
 
 _NOT_SPECIAL = object()
+# Words without which a function's source names no session, sessionmaker, engine or connection:
+# a cheap test before reading its types.
+SESSION_WORDS = re.compile(r"[Ss]ession|[Ee]ngine|[Cc]onn|[Mm]aker|\bdb\b|_db\b|\bdb_|[Tt]ransaction|begin\(|ContextVar")
+
+
+def _source_of(function: FunctionRef) -> str:
+    node = function.node
+    start = min((decorator.lineno for decorator in node.decorator_list), default=node.lineno)
+    return function.module.lines(start, node.end_lineno or node.lineno)
 _SESSION_LIKE = SessionValue | SessionMakerValue | EngineValue
 
 

@@ -7,6 +7,7 @@ such as `asyncio.create_task`, which is all the checks need to know about them.
 """
 
 import ast
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -145,6 +146,7 @@ class Project:
         self._functions: dict[int, list[FunctionRef]] = {}
         self._methods: dict[str, list[FunctionRef]] | None = None
         self._resolved: dict[tuple[int, str], Symbol | None] = {}
+        self._root_entries: dict[Path, set[str]] = {}
 
     def is_scanned(self, module: SourceModule) -> bool:
         return id(module) in self._scanned
@@ -159,12 +161,23 @@ class Project:
 
     def _load_context_module(self, name: str) -> SourceModule | None:
         relative = Path(*name.split("."))
-        for root in self._roots:
+        top = name.partition(".")[0]
+        for root in (root for root in self._roots if top in self._entries(root)):
             for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
                 if candidate.is_file():
                     read = read_file(candidate, base=self._base)
                     return read if isinstance(read, SourceModule) else None
         return None
+
+    def _entries(self, root: Path) -> set[str]:
+        """The importable names directly under `root` (packages and modules), read once."""
+        if root not in self._root_entries:
+            try:
+                names = {entry.name.removesuffix(".py") for entry in os.scandir(root)}
+            except OSError:
+                names = set()
+            self._root_entries[root] = names
+        return self._root_entries[root]
 
     def resolve(self, expr: ast.expr, *, module: SourceModule) -> Symbol | None:
         if isinstance(expr, ast.Name):

@@ -189,7 +189,7 @@ class _Auditor:
             if function.is_async and function.node not in entries
         ]
         for done, function in enumerate(functions, start=1):
-            if self._analysis.touches_sessions(function) and not self._analysis.walked(function, in_task=False):
+            if self._analysis.touches_sessions(function) and not self._analysis.walked_alone(function):
                 self._analysis.walk(function, entry=None, in_task=False)
             if done % 200 == 0 or done == len(functions):
                 self._progress("functions", done, len(functions))

@@ -38,6 +38,13 @@ class SourceModule:
     text: str
     _tree: ast.Module | None = field(default=None, repr=False)
     _problem: str | None = field(default=None, repr=False)
+    _lines: list[str] | None = field(default=None, repr=False)
+
+    def lines(self, start: int, end: int) -> str:
+        """Source lines `start` to `end` (1-based, inclusive)."""
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return "\n".join(self._lines[start - 1 : end])
 
     @property
     def tree(self) -> ast.Module:

@@ -309,7 +309,7 @@ class Summaries:
 
     def writes_status(self, statements: list[ast.stmt], *, caller: FunctionRef, terminal: bool = False) -> bool:
         """Whether `statements` set a status (a terminal one, with `terminal`), directly or by a call."""
-        nodes = list(self._walker.statements(statements))
+        nodes = self._walker.within(statements, scope=caller.node)
         values = list(status_values(nodes))
         if any(not (terminal and _is_in_progress(value)) for value in values):
             return True

@@ -131,8 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     judged = {row.key: row for row in rows}
     unjudged = [item for item in seen if item.key not in judged]
     found = {item.key for item in seen}
-    stale = [row for row in rows if row.repository in names and (row.key in found) != (row.verdict != "missed")]
-    # `correct` and `wrong` rows judge findings, `missed` ones what was not found: a change is worth a look.
+    # A problem judged found that is no longer found, or one judged missed that now is: worth a look.
+    stale = [
+        row
+        for row in rows
+        if row.repository in names and row.verdict != "wrong" and (row.key in found) != (row.verdict == "correct")
+    ]
     print(f"\nunjudged findings: {len(unjudged)}; verdicts changed since judged: {len(stale)}")
     if args.unjudged:
         for item in unjudged:

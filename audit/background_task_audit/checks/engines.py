@@ -57,7 +57,10 @@ class _LoopBound:
         if not module.mentions(("asyncio", "run_until_complete")):
             return
         main_block = _main_block_nodes(module)
+        run_by_main = _called_in_main_block(module)
         for function in self._project.functions(module):
+            if function.node.name in run_by_main:
+                continue  # the script's `main()`: one loop for the whole process
             for node in self._walker.body(function.node):
                 if not isinstance(node, ast.Call) or id(node) in main_block:
                     continue
@@ -103,6 +106,17 @@ def starts_event_loop(call: ast.Call, *, module: SourceModule, project: Project)
     if isinstance(symbol, ExternalRef) and symbol.qualified_name in LOOP_STARTERS:
         return True
     return isinstance(call.func, ast.Attribute) and call.func.attr == "run_until_complete"
+
+
+def _called_in_main_block(module: SourceModule) -> set[str]:
+    """Names of the module's functions called under `if __name__ == "__main__":`."""
+    return {
+        node.func.id
+        for statement in module.tree.body
+        if isinstance(statement, ast.If) and "__main__" in ast.unparse(statement.test)
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
 
 
 def _main_block_nodes(module: SourceModule) -> set[int]:

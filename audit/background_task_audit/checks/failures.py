@@ -65,6 +65,8 @@ def judge_swallowed_errors(context: EntryContext) -> Iterator[Verdict]:
                 continue
             if not context.summaries.writes_status(statement.body, caller=function, terminal=True):
                 continue  # the error skips no terminal status: the job ends as the work would have
+            if all(context.summaries.writes_status([part], caller=function) for part in statement.body):
+                continue  # the status write itself failed: there is nothing left to record it with
             for handler in statement.handlers:
                 if not (is_broad_handler(handler) and _swallows(handler)):
                     continue
@@ -132,7 +134,7 @@ def _statements_calling(context: EntryContext, entry: FunctionRef, target: Funct
     for statement in context.walker.body(entry.node):
         if not isinstance(statement, ast.stmt) or isinstance(statement, COMPOUND):
             continue
-        calls = (node for node in context.walker.body(statement) if isinstance(node, ast.Call))
+        calls = (node for node in context.walker.within([statement], scope=entry.node) if isinstance(node, ast.Call))
         if any(_leads_to(context, entry, call, target, CALL_DEPTH) for call in calls):
             found.append(statement)
     return found

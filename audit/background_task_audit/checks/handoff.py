@@ -27,8 +27,10 @@ def judge_handoff(event: TaskHandoff) -> Iterator[Verdict]:
     target = event.site.target_label
     sessions: dict[str, SessionValue] = {}
     rows: list[str] = []
+    beside = event.site.concurrent or event.site.kind.partition(" ")[0] in THREADS
     for source, value in event.handed:
-        if isinstance(value, OrmValue):
+        # A row read in a thread or a task beside its starter stays readable unless it expired.
+        if isinstance(value, OrmValue) and (value.expired or not beside):
             rows.append(f"`{source}` ({value.model.name})")
         sessions.update(_sessions(source, value))
     if event.site.concurrent:
@@ -51,6 +53,9 @@ def judge_handoff(event: TaskHandoff) -> Iterator[Verdict]:
     else:
         check = ORM_OBJECT_HANDED_TO_TASK
     yield at_event(event, check, f"{', '.join(parts)} handed to task `{target}`", in_background=True)
+
+
+THREADS = frozenset({"asyncio.to_thread", "anyio.to_thread.run_sync", "run_in_threadpool", "loop.run_in_executor"})
 
 
 def _sessions(source: str, value: Value) -> dict[str, SessionValue]:
