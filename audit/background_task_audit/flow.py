@@ -126,11 +126,13 @@ class Analysis:
         """The names a function binds locally, and the functions nested in it."""
         found = self._scopes.get(id(function.node))
         if found is None:
-            nested = {
-                node
-                for node in self.walker.everything(function.node)
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node is not function.node
-            }
+            nested: set[ast.AST] = set()
+            if _source_of(function).count("def ") > 1:
+                nested = {
+                    node
+                    for node in self.walker.everything(function.node)
+                    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node is not function.node
+                }
             found = self._scopes[id(function.node)] = (_local_names(function.node, self.walker), nested)
         return found
 
@@ -1067,7 +1069,10 @@ class FunctionFlow:
                 handed.append((ast.unparse(target.func.value), HolderValue(cls=receiver.cls, attributes=kept)))
         closure = self._closure(function, state) if function else {}
         handed += self._free_sessions(function, closure)
-        if function is not None and (name := self._analysis.summaries.of(function).context_session):
+        context = self._analysis.summaries.of(function).context_session if function is not None else None
+        if site.concurrent and context is not None:
+            # A task created now copies the context, and the session in it, to run beside its creator.
+            name = context
             handed.append((f"ContextVar {name}", SessionValue(origin=f"session in ContextVar `{name}`", context_var=name)))
         self._emit(TaskHandoff, site.call, site=site, handed=tuple(handed))
         if function is not None:

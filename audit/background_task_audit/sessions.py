@@ -65,6 +65,7 @@ class SessionFactories:
         self._walker = walker
         self._long_lived: dict[int, dict[str, SessionValue]] = {}
         self._made_by: dict[ast.AST, Value | None] = {}
+        self._created: dict[int, tuple[ast.Call, Value | None]] = {}
 
     @property
     def types(self) -> Types:
@@ -81,6 +82,16 @@ class SessionFactories:
 
     def created(self, call: ast.Call, *, module: SourceModule, depth: int = 0) -> Value | None:
         """What `call` makes, if it makes a session, sessionmaker, engine or network client."""
+        kept = self._created.get(id(call))
+        if kept is not None and kept[0] is call:
+            return kept[1]
+        made = self._create(call, module=module, depth=depth)
+        if depth == 0:
+            # Keyed by the node, kept alive beside its answer so that its id stays its own.
+            self._created[id(call)] = (call, made)
+        return made
+
+    def _create(self, call: ast.Call, *, module: SourceModule, depth: int) -> Value | None:
         func = call.func
         if not isinstance(func, ast.Name | ast.Attribute):
             return None

@@ -149,7 +149,7 @@ class Summaries:
             network_wait=self._network_wait(function, nodes),
             writes_status=self._writes_status(nodes, calls),
             starts_job=any(_is_in_progress(value) for value in status_values(nodes))
-            or any(self.of(callee).starts_job for _, callee in calls),
+            or any(self._marks_in_progress(call, callee) for call, callee in calls),
             records_failure=self._records_failure(function, nodes),
             context_session=self._context_session(function, nodes, calls),
             rolls_back_first=_rolled_back_first(function, nodes),
@@ -301,6 +301,15 @@ class Summaries:
             return self.of(callee).network_wait if callee is not None else None
 
         return work_of
+
+    def _marks_in_progress(self, call: ast.Call, callee: FunctionRef) -> bool:
+        """A call that marks a job in progress: the callee does, or it writes the status it is given
+        and is given one in progress (`set_status(job_id, "processing")`)."""
+        summary = self.of(callee)
+        if summary.starts_job:
+            return True
+        given = [*call.args, *(item.value for item in call.keywords)]
+        return summary.writes_status and any(_is_in_progress(argument) for argument in given)
 
     def _writes_status(self, nodes: list[ast.AST], calls: list[tuple[ast.Call, FunctionRef]]) -> bool:
         if any(True for _ in status_values(nodes)):
