@@ -43,7 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--select", type=_names, default=[], metavar="RULES", help="report only these rules or checks (comma-separated)"
     )
     parser.add_argument(
-        "--ignore", type=_names, default=[], metavar="RULES", help="never report these rules or checks (comma-separated)"
+        "--ignore",
+        type=_names,
+        default=[],
+        metavar="RULES",
+        help="never report these rules or checks (comma-separated)",
     )
     parser.add_argument(
         "--exclude", action="append", default=[], metavar="GLOB", help="leave out matching paths (repeatable)"
@@ -112,6 +116,3 @@ def _existing_path(value: str) -> Path:
 
 def _names(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
-
-
-

@@ -178,15 +178,15 @@ class EntryPointFinder:
             return [func]
         values: list[ast.expr] = []
         for node in self._walker.body(function.node):
-            if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == func.id for t in node.targets
-            ):
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == func.id for t in node.targets):
                 values.extend(_alternatives(node.value))
         return [value for value in values if isinstance(value, ast.Name | ast.Attribute)] if values else []
 
     def _function(self, call: ast.Call, func: ast.expr, site: SchedulingSite) -> FunctionRef | None:
         """The function `func` names: by name, import, or the method of the receiver's class."""
-        found = self._summaries.callee(ast.Call(func=func, args=call.args, keywords=call.keywords), caller=site.enclosing)
+        found = self._summaries.callee(
+            ast.Call(func=func, args=call.args, keywords=call.keywords), caller=site.enclosing
+        )
         if found is None and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
             found = self._method_of_local(func.value.id, func.attr, function=site.enclosing)
         return found
@@ -265,7 +265,11 @@ class EntryPointFinder:
         if qualified in TASK_CREATORS or (method in {"create_task", "ensure_future"} and symbol is None):
             receiver = call.func.value if isinstance(call.func, ast.Attribute) else call.func
             return qualified or _creator_kind(receiver), self._coroutine_call(call, function)
-        if method == "add_task" and self._is_background_tasks(call.func, function=function):
+        if (
+            isinstance(call.func, ast.Attribute)
+            and method == "add_task"
+            and self._is_background_tasks(call.func, function=function)
+        ):
             return "BackgroundTasks.add_task", _applied(call.args, call.keywords)
         if qualified in BACKGROUND_TASK_CLASSES:
             return "BackgroundTask", _applied(call.args, call.keywords)

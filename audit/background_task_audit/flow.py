@@ -434,7 +434,9 @@ class FunctionFlow:
             return key if key in state.sessions() else None
         return None
 
-    def _assign(self, target: ast.expr, value: Value | None, state: FlowState, *, source: ast.expr | None = None) -> None:
+    def _assign(
+        self, target: ast.expr, value: Value | None, state: FlowState, *, source: ast.expr | None = None
+    ) -> None:
         if isinstance(target, ast.Name):
             state.values.pop(target.id, None)
             state.aliases.pop(target.id, None)
@@ -528,7 +530,9 @@ class FunctionFlow:
             return TupleValue(items=items)
         return None
 
-    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, state: FlowState) -> Value | None:
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, state: FlowState
+    ) -> Value | None:
         inner = state.copy()
         for generator in node.generators:
             self._assign(generator.target, row(self._evaluate(generator.iter, inner)), inner)
@@ -685,8 +689,8 @@ class FunctionFlow:
         receiver = self._evaluate(func.value, state) if isinstance(func, ast.Attribute) else None
         evaluated = self._arguments(node, state)
         if isinstance(func, ast.Attribute):
-            special = self._method_call(func, receiver, receiver_key, node, evaluated, state)
-            if special is not _NOT_SPECIAL:
+            handled, special = self._method_call(func, receiver, receiver_key, node, evaluated, state)
+            if handled:
                 return special
         value = self._plain_call(node, receiver, evaluated, state)
         if holding:
@@ -701,18 +705,20 @@ class FunctionFlow:
         node: ast.Call,
         evaluated: dict[int, Value],
         state: FlowState,
-    ) -> Any:
+    ) -> tuple[bool, Value | None]:
+        """A call on a known value (a session, a query, a maker...): whether it was one, and its value."""
         method = func.attr
         if isinstance(receiver, SessionValue) and receiver_key:
-            return self._session_call(self._key(receiver_key, state), node, evaluated, state)
+            return True, self._session_call(self._key(receiver_key, state), node, evaluated, state)
         if isinstance(receiver, QueryValue):
-            return query_call(receiver, node)
+            return True, query_call(receiver, node)
         if isinstance(receiver, SessionMakerValue) and method == "begin":
-            return SessionValue(origin=f"session from {ast.unparse(func)}()", expires_on_commit=receiver.expires_on_commit)
+            origin = f"session from {ast.unparse(func)}()"
+            return True, SessionValue(origin=origin, expires_on_commit=receiver.expires_on_commit)
         if isinstance(receiver, EngineValue) and method in {"connect", "begin"}:
-            return SessionValue(origin=f"connection from {ast.unparse(func)}()", connection=True)
+            return True, SessionValue(origin=f"connection from {ast.unparse(func)}()", connection=True)
         if isinstance(receiver, ContextVarValue) and method == "get":
-            return SessionValue(origin=f"session from ContextVar `{receiver.name}`", context_var=receiver.name)
+            return True, SessionValue(origin=f"session from ContextVar `{receiver.name}`", context_var=receiver.name)
         if isinstance(receiver, CoroutinesValue) and receiver_key and method in COLLECTORS and node.args:
             added = node.args[0]
             carried = self._carried_sessions(added, state) if isinstance(added, ast.Call) else {}
@@ -720,10 +726,10 @@ class FunctionFlow:
             if isinstance(inner, CoroutinesValue):
                 carried = {**carried, **dict(inner.sessions)}
             state.values[receiver_key] = receiver.with_more(carried, many=isinstance(inner, CoroutinesValue))
-            return None
+            return True, None
         if method in JSON_MUTATORS:
             self._check_json_mutation(func.value, node, state)
-        return _NOT_SPECIAL
+        return False, None
 
     def _check_blocking(
         self, node: ast.Call, state: FlowState, *, holding: list[str], sessions: dict[str, SessionValue]
@@ -750,12 +756,15 @@ class FunctionFlow:
             called = state.values.get(node.func.id)
             if isinstance(called, SessionMakerValue):
                 expiry = keyword(node, "expire_on_commit")
-                expires = expiry.value if isinstance(expiry, ast.Constant) else called.expires_on_commit
+                given = expiry.value if isinstance(expiry, ast.Constant) else None
+                expires = given if isinstance(given, bool) else called.expires_on_commit
                 return SessionValue(origin=f"session from {node.func.id}()", expires_on_commit=expires)
         elif isinstance(node.func, ast.Attribute) and isinstance(receiver, HolderValue):
             held = receiver.attribute(node.func.attr)
             if isinstance(held, SessionMakerValue):
-                return SessionValue(origin=f"session from {ast.unparse(node.func)}()", expires_on_commit=held.expires_on_commit)
+                return SessionValue(
+                    origin=f"session from {ast.unparse(node.func)}()", expires_on_commit=held.expires_on_commit
+                )
         made = analysis.factories.created(node, module=module)
         if made is not None and not isinstance(self._callee(node, state), FunctionRef):
             return made
@@ -919,13 +928,15 @@ class FunctionFlow:
             if callee is None:
                 continue
             summary = summaries.of(callee)
-            bound = {p: key for p, expr in bind_arguments(node, callee).items() if (key := dotted_name(expr))}
+            bound = {p: name for p, expr in bind_arguments(node, callee).items() if (name := dotted_name(expr))}
             for item in summary.rolls_back_first:
                 rolled = rebased(item, bound)
                 if rolled is not None:
                     pending.pop(self._key(rolled, state), None)
             touched = {rebased(item, bound) for item in summary.uses | summary.commits}
-            hit = sorted(self._key(key, state) for key in touched if key is not None and self._key(key, state) in pending)
+            hit = sorted(
+                self._key(key, state) for key in touched if key is not None and self._key(key, state) in pending
+            )
             if hit and (summary.writes_status or any(True for _ in status_values([node]))):
                 self._emit(FailedSessionWrite, node, session=hit[0])
                 return
@@ -943,7 +954,9 @@ class FunctionFlow:
         self, callee: FunctionRef, node: ast.Call, receiver: Value | None, evaluated: dict[int, Value], state: FlowState
     ) -> Value | None:
         analysis = self._analysis
-        bound = {p: self._key(name, state) for p, expr in bind_arguments(node, callee).items() if (name := dotted_name(expr))}
+        bound = {
+            p: self._key(name, state) for p, expr in bind_arguments(node, callee).items() if (name := dotted_name(expr))
+        }
         sessions = state.sessions()
         if analysis.project.is_scanned(callee.module):
             outcome = analysis.walk(
@@ -992,7 +1005,7 @@ class FunctionFlow:
                 continue
             for key in holding:
                 if key == name or key.startswith(f"{name}."):
-                    inside = f"{parameter}{key[len(name):]}"
+                    inside = f"{parameter}{key[len(name) :]}"
                     if inside in touched:
                         passed[key] = inside
         return passed
@@ -1016,7 +1029,11 @@ class FunctionFlow:
             values[parameters[0]] = receiver
         for name, default in callee.defaults().items():
             # A flag left at its default is that constant in this call.
-            if name not in bound and isinstance(default, ast.Constant) and (default.value is None or isinstance(default.value, bool)):
+            if (
+                name not in bound
+                and isinstance(default, ast.Constant)
+                and (default.value is None or isinstance(default.value, bool))
+            ):
                 values[name] = ConstantValue(value=default.value)
         return values
 
@@ -1063,7 +1080,7 @@ class FunctionFlow:
             if id(expr) in evaluated
         ]
         if isinstance(receiver, HolderValue) and isinstance(target.func, ast.Attribute) and function is not None:
-            used = {node.attr for node in self._analysis.walker.everything(function.node) if _is_self_attribute(node)}
+            used = _self_attributes(function, self._analysis.walker)
             kept = tuple((name, value) for name, value in receiver.attributes if name in used)
             if kept:
                 handed.append((ast.unparse(target.func.value), HolderValue(cls=receiver.cls, attributes=kept)))
@@ -1073,7 +1090,9 @@ class FunctionFlow:
         if site.concurrent and context is not None:
             # A task created now copies the context, and the session in it, to run beside its creator.
             name = context
-            handed.append((f"ContextVar {name}", SessionValue(origin=f"session in ContextVar `{name}`", context_var=name)))
+            handed.append(
+                (f"ContextVar {name}", SessionValue(origin=f"session in ContextVar `{name}`", context_var=name))
+            )
         self._emit(TaskHandoff, site.call, site=site, handed=tuple(handed))
         if function is not None:
             arguments = self._bound_values(target, function, receiver, evaluated)
@@ -1119,7 +1138,7 @@ class FunctionFlow:
             state.values.get(dotted_name(call.func.value) or "") if isinstance(call.func, ast.Attribute) else None
         )
         if callee is not None and isinstance(receiver, HolderValue):
-            used = {node.attr for node in self._analysis.walker.everything(callee.node) if _is_self_attribute(node)}
+            used = _self_attributes(callee, self._analysis.walker)
             carried.update((f"self.{a}", s) for a, s in receiver.sessions().items() if a in used)
         if callee is not None:
             carried.update(
@@ -1129,20 +1148,25 @@ class FunctionFlow:
             )
             context = self._analysis.summaries.of(callee).context_session
             if context is not None:
-                carried[f"ContextVar {context}"] = SessionValue(origin=f"session in ContextVar `{context}`", context_var=context)
+                carried[f"ContextVar {context}"] = SessionValue(
+                    origin=f"session in ContextVar `{context}`", context_var=context
+                )
         return carried
 
 
-_NOT_SPECIAL = object()
 # Words without which a function's source names no session, sessionmaker, engine or connection:
 # a cheap test before reading its types.
-SESSION_WORDS = re.compile(r"[Ss]ession|[Ee]ngine|[Cc]onn|[Mm]aker|\bdb\b|_db\b|\bdb_|[Tt]ransaction|begin\(|ContextVar")
+SESSION_WORDS = re.compile(
+    r"[Ss]ession|[Ee]ngine|[Cc]onn|[Mm]aker|\bdb\b|_db\b|\bdb_|[Tt]ransaction|begin\(|ContextVar"
+)
 
 
 def _source_of(function: FunctionRef) -> str:
     node = function.node
     start = min((decorator.lineno for decorator in node.decorator_list), default=node.lineno)
     return function.module.lines(start, node.end_lineno or node.lineno)
+
+
 _SESSION_LIKE = SessionValue | SessionMakerValue | EngineValue
 
 
@@ -1169,6 +1193,15 @@ def _coroutine_expressions(call: ast.Call) -> tuple[list[ast.expr], bool]:
         else:
             coroutines.append(inner)
     return coroutines, many
+
+
+def _self_attributes(function: FunctionRef, walker: Walker) -> set[str]:
+    """The attributes of `self` a method reads or writes."""
+    return {
+        node.attr
+        for node in walker.everything(function.node)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
+    }
 
 
 def _is_self_attribute(node: ast.AST) -> bool:
@@ -1202,8 +1235,10 @@ def _listed(expressions: list[ast.expr | None]) -> list[ast.expr]:
 
 def _refreshed_attributes(node: ast.Call) -> set[str]:
     """The names in `refresh(obj, ["items"])` or `attribute_names=[...]`."""
-    listed = node.args[1:2] or [keyword(node, "attribute_names")]
-    return {item.value for item in _listed(list(listed)) if isinstance(item, ast.Constant) and isinstance(item.value, str)}
+    listed: list[ast.expr | None] = [*node.args[1:2]] or [keyword(node, "attribute_names")]
+    return {
+        item.value for item in _listed(list(listed)) if isinstance(item, ast.Constant) and isinstance(item.value, str)
+    }
 
 
 def _sessions_worked_with(function: FunctionRef, walker: Walker) -> set[str]:

@@ -160,7 +160,9 @@ def _parameter_default(expr: ast.expr, *, module: SourceModule) -> ast.expr | No
 def _encloses(function: ast.FunctionDef | ast.AsyncFunctionDef, expr: ast.expr) -> bool:
     end = getattr(function, "end_lineno", None) or function.lineno
     return function.lineno <= expr.lineno <= end and all(
-        not (isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef) and inner is not function and _within(inner, expr))
+        not (
+            isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef) and inner is not function and _within(inner, expr)
+        )
         for inner in ast.walk(function)
     )
 

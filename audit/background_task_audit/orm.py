@@ -90,10 +90,10 @@ class ModelCatalog:
         for base in self._project.base_classes(cls) if depth < 5 else []:
             found.update(self._type_annotation_map(base, depth + 1))
         for statement in cls.node.body:
-            if _assigned_name(statement) == "type_annotation_map" and isinstance(statement.value, ast.Dict):
+            value = _assigned_value(statement)
+            if _assigned_name(statement) == "type_annotation_map" and isinstance(value, ast.Dict):
                 found.update(
-                    (ast.unparse(key), value) for key, value in zip(statement.value.keys, statement.value.values, strict=True)
-                    if key
+                    (ast.unparse(key), item) for key, item in zip(value.keys, value.values, strict=True) if key
                 )
         return found
 
@@ -119,6 +119,10 @@ def _assigned_name(statement: ast.stmt) -> str | None:
     return None
 
 
+def _assigned_value(statement: ast.stmt) -> ast.expr | None:
+    return statement.value if isinstance(statement, ast.Assign | ast.AnnAssign) else None
+
+
 def _declared_attributes(node: ast.ClassDef) -> list[_Attribute]:
     attributes = []
     for statement in node.body:
@@ -126,7 +130,7 @@ def _declared_attributes(node: ast.ClassDef) -> list[_Attribute]:
         if name is None or name.startswith("__"):
             continue
         annotation = statement.annotation if isinstance(statement, ast.AnnAssign) else None
-        attributes.append(_Attribute(name=name, annotation=annotation, value=statement.value))
+        attributes.append(_Attribute(name=name, annotation=annotation, value=_assigned_value(statement)))
     return attributes
 
 
@@ -254,7 +258,7 @@ def _is_mutable(expr: ast.expr) -> bool:
 
 def _has_sql_onupdate(attribute: _Attribute) -> bool:
     """`onupdate=` with a SQL expression, which expires the attribute at flush (F3)."""
-    if _factory(attribute) not in COLUMN_FACTORIES:
+    if _factory(attribute) not in COLUMN_FACTORIES or not isinstance(attribute.value, ast.Call):
         return False
     onupdate = _keyword(attribute.value, "onupdate")
     # A plain function or lambda runs in Python and its value is kept on the object.
@@ -263,8 +267,9 @@ def _has_sql_onupdate(attribute: _Attribute) -> bool:
 
 def _has_eager_defaults(node: ast.ClassDef) -> bool:
     for statement in node.body:
-        if _assigned_name(statement) == "__mapper_args__" and isinstance(statement.value, ast.Dict):
-            for key, value in zip(statement.value.keys, statement.value.values, strict=True):
+        mapper_args = _assigned_value(statement)
+        if _assigned_name(statement) == "__mapper_args__" and isinstance(mapper_args, ast.Dict):
+            for key, value in zip(mapper_args.keys, mapper_args.values, strict=True):
                 if isinstance(key, ast.Constant) and key.value == "eager_defaults":
                     return isinstance(value, ast.Constant) and value.value is True
     return False

@@ -202,9 +202,7 @@ class Project:
             self._resolved[key] = self._resolve_name(name, module=module, seen=frozenset())
         return self._resolved[key]
 
-    def _resolve_name(
-        self, name: str, *, module: SourceModule, seen: frozenset[tuple[str, str]]
-    ) -> Symbol | None:
+    def _resolve_name(self, name: str, *, module: SourceModule, seen: frozenset[tuple[str, str]]) -> Symbol | None:
         key = (module.name, name)
         if key in seen:
             return None

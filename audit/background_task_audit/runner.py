@@ -72,7 +72,9 @@ def audit_paths(
             for finding in apply_suppressions(auditor.run(), modules)
             if settings.reports(rule_id=finding.rule_id, check_name=finding.check.name)
         ]
-        unreadable = [FileNote(path=item.display_path, message=item.reason) for item in read if isinstance(item, UnreadableFile)]
+        unreadable = [
+            FileNote(path=item.display_path, message=item.reason) for item in read if isinstance(item, UnreadableFile)
+        ]
         unparsed = [FileNote(path=m.display_path, message=m.problem) for m in modules if m.problem is not None]
         return AuditReport(
             files_scanned=len(read),
@@ -141,14 +143,19 @@ class _Auditor:
         """What the analysis could not follow: its findings may be incomplete there."""
         unfinished = dict.fromkeys(self._analysis.too_deep)
         deep = [
-            FileNote(path=function.module.display_path, message=f"`{function.qualname}` is nested too deeply to analyse")
+            FileNote(
+                path=function.module.display_path, message=f"`{function.qualname}` is nested too deeply to analyse"
+            )
             for function in unfinished
         ]
         unresolved = [
             FileNote(
                 path=item.site.module.display_path,
                 line=item.site.call.lineno,
-                message=f"the task `{item.site.target_label}` started here ({item.site.kind}) is not analysed: {item.reason}",
+                message=(
+                    f"the task `{item.site.target_label}` started here ({item.site.kind}) is not analysed: "
+                    f"{item.reason}"
+                ),
             )
             for item in self._discovery.unresolved
             if not item.outside
@@ -173,7 +180,9 @@ class _Auditor:
                 walked.add(key)
                 fresh = True
                 for arguments, closure in starts:
-                    self._analysis.walk(entry.function, entry=entry.name, in_task=True, arguments=arguments, closure=closure)
+                    self._analysis.walk(
+                        entry.function, entry=entry.name, in_task=True, arguments=arguments, closure=closure
+                    )
                 if done % 25 == 0:
                     self._progress("entry points", done, len(self.entries))
             if not fresh:
@@ -254,4 +263,3 @@ def _entry_point(entry: DiscoveredEntry) -> EntryPoint:
         location=entry.location,
         started_at=tuple(site.location for site in entry.sites),
     )
-

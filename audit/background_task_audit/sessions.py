@@ -182,7 +182,9 @@ class SessionFactories:
                 candidates.append(node.value)
         for node in nodes:
             if isinstance(node, ast.With | ast.AsyncWith):
-                candidates += [item.context_expr for item in node.items if _bound_name(item.optional_vars) in handed_out]
+                candidates += [
+                    item.context_expr for item in node.items if _bound_name(item.optional_vars) in handed_out
+                ]
             elif isinstance(node, ast.Assign) and any(_bound_name(target) in handed_out for target in node.targets):
                 candidates.append(node.value)
         for candidate in candidates:
@@ -255,7 +257,8 @@ class SessionFactories:
             assignments += [
                 node
                 for node in everything
-                if isinstance(node, ast.Assign) and any(_bound_name(target) in declared_global for target in node.targets)
+                if isinstance(node, ast.Assign)
+                and any(_bound_name(target) in declared_global for target in node.targets)
             ]
         found = {}
         for assignment in assignments:

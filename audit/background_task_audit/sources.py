@@ -50,9 +50,10 @@ class SourceModule:
     def tree(self) -> ast.Module:
         """The syntax tree; an empty module when the file does not parse (see `problem`)."""
         if self._tree is None:
-            self._tree = _parse(self.text, self.path)
-            if isinstance(self._tree, str):
-                self._problem, self._tree = self._tree, ast.Module(body=[], type_ignores=[])
+            parsed = _parse(self.text, self.path)
+            if isinstance(parsed, str):
+                self._problem, parsed = parsed, ast.Module(body=[], type_ignores=[])
+            self._tree = parsed
         return self._tree
 
     @property

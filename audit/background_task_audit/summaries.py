@@ -200,7 +200,10 @@ class Summaries:
         return values
 
     def holdings(self, cls: ClassRef) -> dict[str, Value]:
-        """What instances of `cls` hold in attributes, by declaration: `self.db: AsyncSession`, `self.http = httpx.AsyncClient()`."""
+        """What instances of `cls` hold in attributes, by declaration.
+
+        `self.db: AsyncSession`, `self.db = session` for a parameter typed so, `self.http = httpx.AsyncClient()`.
+        """
         if cls.node not in self._holdings:
             self._holdings[cls.node] = {}
             self._holdings[cls.node] = self._read_holdings(cls)
@@ -214,9 +217,9 @@ class Summaries:
         for statement in cls.node.body:
             if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
                 info = self._types.of_annotation(statement.annotation, module=module)
-                value = value_of_kind(info, origin=f"attribute `{statement.target.id}`")
-                if value is not None:
-                    held[statement.target.id] = value
+                declared = value_of_kind(info, origin=f"attribute `{statement.target.id}`")
+                if declared is not None:
+                    held[statement.target.id] = declared
         for method in (s for s in cls.node.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)):
             function = FunctionRef(module=module, node=method, owner=cls.node)
             annotations = function.annotations()
@@ -362,7 +365,7 @@ class Summaries:
         made = self._project.resolve(constructor, module=symbol.module)
         if not (isinstance(made, ExternalRef) and made.qualified_name == "contextvars.ContextVar"):
             return None
-        typed = [call.func] if isinstance(call.func, ast.Subscript) else []
+        typed: list[ast.expr] = [call.func] if isinstance(call.func, ast.Subscript) else []
         typed += self._annotation_of(symbol)
         if any(self._types.of_annotation(t, module=symbol.module) is Kind.session for t in typed):
             return symbol.name
@@ -398,7 +401,6 @@ class Summaries:
         return False
 
 
-
 def _rolled_back_first(function: FunctionRef, nodes: list[ast.AST]) -> frozenset[str]:
     """Session parameters whose first operation in the function is `rollback()`."""
     parameters = set(function.parameter_names())
@@ -406,13 +408,20 @@ def _rolled_back_first(function: FunctionRef, nodes: list[ast.AST]) -> frozenset
     for node in nodes:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             name = dotted_name(node.func.value)
-            if name is not None and name.partition(".")[0] in parameters and node.func.attr in SESSION_USE_METHODS | {"commit", "rollback"}:
+            if (
+                name is not None
+                and name.partition(".")[0] in parameters
+                and node.func.attr in SESSION_USE_METHODS | {"commit", "rollback"}
+            ):
                 first.setdefault(name, node.func.attr)
     return frozenset(name for name, method in first.items() if method == "rollback")
 
 
 def _self_assignment(node: ast.AST) -> tuple[str | None, ast.expr | None, ast.expr | None]:
     """`self.x = value` or `self.x: T = value`: the attribute, the value and the annotation."""
+    target: ast.expr
+    value: ast.expr | None
+    annotation: ast.expr | None
     if isinstance(node, ast.Assign) and len(node.targets) == 1:
         target, value, annotation = node.targets[0], node.value, None
     elif isinstance(node, ast.AnnAssign):
@@ -459,7 +468,11 @@ def status_values(nodes: Iterable[ast.AST]) -> Iterator[ast.expr]:
 
 def _is_in_progress(value: ast.expr) -> bool:
     names = (
-        node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else last_name(node)
+        node.value
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        else last_name(node)
+        if isinstance(node, ast.expr)
+        else None
         for node in ast.walk(value)
     )
     return any((name or "").lower() in IN_PROGRESS_STATUSES for name in names)

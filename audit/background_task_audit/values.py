@@ -188,9 +188,7 @@ class FlowState:
                 values[name] = value.combined(theirs)
             else:
                 values[name] = value
-        return FlowState(
-            values=values, in_use=self.in_use | other.in_use, aliases={**other.aliases, **self.aliases}
-        )
+        return FlowState(values=values, in_use=self.in_use | other.in_use, aliases={**other.aliases, **self.aliases})
 
     def sessions(self) -> dict[str, SessionValue]:
         return {name: value for name, value in self.values.items() if isinstance(value, SessionValue)}

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from svc.models.base import Base
 '''
 
-MODEL = '''
+MODEL = """
 
 class Record{i}(Base):
     __tablename__ = "records_{i}"
@@ -52,14 +52,14 @@ class Item{i}(Base):
     record_id: Mapped[int] = mapped_column(ForeignKey("records_{i}.id"))
     value: Mapped[str] = mapped_column(String(200))
     record: Mapped[Record{i}] = relationship(back_populates="items")
-'''
+"""
 
 SCHEMA_HEADER = '''
 """Schemas {i}: what the API takes and returns for tables {i}."""
 from pydantic import BaseModel, Field
 '''
 
-SCHEMA = '''
+SCHEMA = """
 
 class Create{i}(BaseModel):
     name: str = Field(min_length=1, max_length=200)
@@ -74,7 +74,7 @@ class Read{i}(BaseModel):
 
 def describe_{i}(read: Read{i}) -> str:
     return f"{{read.name}} ({{read.status}})"
-'''
+"""
 
 HELPER_HEADER = '''
 """Helpers {i}: formatting and small computations, no I/O."""
@@ -84,7 +84,7 @@ from collections.abc import Iterable
 WORD = re.compile(r"[a-z0-9]+")
 '''
 
-HELPER = '''
+HELPER = """
 
 def slug_{i}(text: str) -> str:
     return "-".join(WORD.findall(text.lower()))
@@ -108,7 +108,7 @@ def score_{i}(values: list[float]) -> float:
         return 0.0
     mean = sum(values) / len(values)
     return sum((value - mean) ** 2 for value in values) / len(values)
-'''
+"""
 
 SERVICE_HEADER = '''
 """Service {i}: reads and writes tables {m}; enriches rows from the upstream API."""
@@ -121,7 +121,7 @@ from svc.models.m{m} import Item{m}_0, Item{m}_1, Item{m}_2, Record{m}_0, Record
 from svc.util.u{u} import chunks_{u}_0, slug_{u}_0
 '''
 
-SERVICE = '''
+SERVICE = """
 
 async def create_{i}(session: AsyncSession, name: str, values: list[str]) -> Record{m}_{j}:
     record = Record{m}_{j}(name=slug_{u}_0(name))
@@ -148,9 +148,9 @@ async def enrich_{i}(record_id: int) -> None:
         record = await session.get(Record{m}_{j}, record_id)
         if record is not None:
             record.status = extra.get("status", "done")
-'''
+"""
 
-BROKEN_SERVICE_TAIL = '''
+BROKEN_SERVICE_TAIL = """
 
 async def enrich_in_one_session_{i}(record_id: int) -> None:
     async with background_session() as session:
@@ -163,7 +163,7 @@ async def enrich_in_one_session_{i}(record_id: int) -> None:
 async def count_{i}(session: AsyncSession) -> int:
     rows = await session.scalars(select(Record{m}_{j}))
     return len(rows.all())
-'''
+"""
 
 ROUTE = '''
 """Routes {i}: the HTTP API of table {i}; enrichment runs after the response."""
@@ -200,7 +200,8 @@ async def sweep_{i}(interval: float) -> None:
     while True:
         try:
             async with background_session() as session:
-                await session.execute(update(Record{m}_{j}).where(Record{m}_{j}.status == "stale").values(status="pending"))
+                stale = Record{m}_{j}.status == "stale"
+                await session.execute(update(Record{m}_{j}).where(stale).values(status="pending"))
         except Exception:
             logger.exception("sweep {i} failed")
         await asyncio.sleep(interval)

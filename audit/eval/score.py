@@ -85,7 +85,9 @@ def audit(repository: str) -> tuple[list[Seen], float]:
 def table(seen: list[Seen], rows: list[Row], repositories: set[str]) -> list[str]:
     judged = {row.key: row for row in rows if row.repository in repositories}
     found = {item.key: item for item in seen}
-    rules = sorted({key[3] for key in [*judged, *found]}, key=lambda rule: (rule[0], int(rule[1:]) if rule[1:].isdigit() else 0))
+    rules = sorted(
+        {key[3] for key in [*judged, *found]}, key=lambda rule: (rule[0], int(rule[1:]) if rule[1:].isdigit() else 0)
+    )
     lines = [f"{'rule':<8}{'found':>6}{'TP':>5}{'FP':>5}{'FN':>5}{'precision':>11}{'recall':>8}"]
 
     def line(label: str, keys: set[tuple[str, str, int, str]], problems: set[tuple[str, str, int, str]]) -> str:
@@ -121,10 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"audit-eval: skipped {len(absent)} repositories without sources: {', '.join(absent)}")
     seen: list[Seen] = []
     for repo in present:
-        found, elapsed = audit(repo["repository"])
-        seen += found
-        counts = Counter(item.finding.severity.value for item in found)
-        print(f"{repo['repository']} @ {repo['commit'][:12]}: {len(found)} findings ({counts['error']} errors), {elapsed:.1f} s")
+        reported, elapsed = audit(repo["repository"])
+        seen += reported
+        errors = Counter(item.finding.severity.value for item in reported)["error"]
+        print(
+            f"{repo['repository']} @ {repo['commit'][:12]}: {len(reported)} findings ({errors} errors), {elapsed:.1f} s"
+        )
     names = {repo["repository"] for repo in present}
     print()
     print("\n".join(table(seen, rows, names)))
@@ -141,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.unjudged:
         for item in unjudged:
             finding = item.finding
-            print(f"  {item.repository} {item.path}:{finding.location.line} {finding.rule_id} {finding.check.name}: {finding.message}")
+            place = f"{item.repository} {item.path}:{finding.location.line}"
+            print(f"  {place} {finding.rule_id} {finding.check.name}: {finding.message}")
         for row in stale:
             print(f"  changed: {row.repository} {row.path}:{row.line} {row.rule} was {row.verdict}")
     return 0

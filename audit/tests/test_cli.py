@@ -3,6 +3,7 @@ text grouped by entry point, JSON and SARIF shapes, exit statuses, unparseable f
 suppressions and the directory walk.
 """
 
+import io
 import json
 import textwrap
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from background_task_audit.__main__ import main
+from background_task_audit.cli import ProgressLine
 from background_task_audit.rules import CHECKS, RULES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +30,9 @@ HANDS_OVER_SESSION = """
         await session.commit()
 
 
-    async def start(job_id: int, background_tasks: BackgroundTasks, session: AsyncSession = Depends(get_session)):
+    async def start(
+        job_id: int, background_tasks: BackgroundTasks, session: AsyncSession = Depends(get_session)
+    ) -> None:
         background_tasks.add_task(work, job_id, session){comment}
 """
 DROPS_TASK = """
@@ -209,7 +213,7 @@ def test_text_is_grouped_by_entry_point_and_fits_80_columns(workdir: Path, capsy
     sections = {section.splitlines()[0]: section for section in output.split("\n\n")}
     work = sections["== work (BackgroundTasks.add_task)"]
     notify = sections["== notify (asyncio.create_task)"]
-    assert "started at tasks.py:15:5" in work and "error R1 F2,F7,F8,F10b" in work
+    assert "started at tasks.py:17:5" in work and "error R1 F2,F7,F8,F10b" in work
     assert "warning R5 F11" in notify and "R1" not in notify
     assert all(len(line) <= 80 for line in output.splitlines())
 
@@ -233,13 +237,13 @@ def test_json_shape(workdir: Path, capsys: pytest.CaptureFixture) -> None:
             "name": "work",
             "kind": "BackgroundTasks.add_task",
             "location": {"path": "tasks.py", "line": 10, "column": 1},
-            "started_at": [{"path": "tasks.py", "line": 15, "column": 5}],
+            "started_at": [{"path": "tasks.py", "line": 17, "column": 5}],
         }
     ]
     finding = report["findings"][0]
     assert finding == {
         "path": "tasks.py",
-        "line": 15,
+        "line": 17,
         "column": 5,
         "rule": "R1",
         "check": "request-session-handed-to-task",
@@ -298,3 +302,109 @@ def test_docs_describe_every_check_and_link_existing_anchors() -> None:
         page, _, anchor = rule.help_uri.removeprefix("docs/").partition("#")
         text = audit_page if page == "audit.md" else standard_page
         assert f"#{anchor} }}" in text or f"## {anchor.replace('-', ' ').capitalize()}" in text, rule.help_uri
+
+
+# Configuration, tests, progress and unresolved tasks
+
+SESSION_OF_ITS_OWN_TYPE = """
+    from fastapi import BackgroundTasks
+    from myorm import TenantSession
+
+
+    async def work(job_id: int, session: TenantSession) -> None:
+        await session.commit()
+
+
+    async def start(job_id: int, background_tasks: BackgroundTasks, session: TenantSession) -> None:
+        background_tasks.add_task(work, job_id, session)
+"""
+
+
+def pyproject(folder: Path, table: str) -> None:
+    write(folder, "pyproject.toml", f"[tool.background-task-audit]\n{textwrap.dedent(table)}")
+
+
+def test_pyproject_select_and_ignore_filter_rules(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+    write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="")
+    write(workdir, "notify.py", DROPS_TASK)
+    pyproject(workdir, 'ignore = ["R1"]\n')
+    _, output = audit(capsys, ".", "--format", "json")
+    assert {finding["rule"] for finding in json.loads(output)["findings"]} == {"R5"}
+    pyproject(workdir, 'select = ["request-session-handed-to-task"]\n')
+    _, output = audit(capsys, ".", "--format", "json")
+    assert {finding["rule"] for finding in json.loads(output)["findings"]} == {"R1"}
+    _, output = audit(capsys, ".", "--format", "json", "--select", "R5")
+    assert {finding["rule"] for finding in json.loads(output)["findings"]} == {"R5"}
+
+
+def test_pyproject_exclude_and_session_types(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+    write(workdir, "app/tasks.py", SESSION_OF_ITS_OWN_TYPE)
+    write(workdir, "app/generated/tasks.py", HANDS_OVER_SESSION, comment="")
+    assert audit(capsys, "app")[0] == 1  # the generated module's request session
+    pyproject(workdir, 'exclude = ["generated"]\n')
+    assert audit(capsys, "app")[0] == 0  # TenantSession is no session the audit knows
+    pyproject(workdir, 'exclude = ["generated"]\nsession-types = ["myorm.TenantSession"]\n')
+    status, output = audit(capsys, "app", "--format", "json")
+    assert status == 1
+    assert [(f["path"], f["rule"]) for f in json.loads(output)["findings"]] == [("app/tasks.py", "R1")]
+
+
+def test_a_malformed_configuration_exits_2(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+    write(workdir, "tasks.py", CLEAN)
+    pyproject(workdir, 'select = "R1"\n')
+    assert main(["."]) == 2
+    assert "select must be a list of strings" in capsys.readouterr().err
+
+
+def test_tests_are_left_out_unless_asked_for(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+    write(workdir, "app/tasks.py", CLEAN)
+    write(workdir, "tests/test_tasks.py", HANDS_OVER_SESSION, comment="")
+    write(workdir, "tests/helpers.py", HANDS_OVER_SESSION, comment="")
+    write(workdir, "app/conftest.py", HANDS_OVER_SESSION, comment="")
+    status, output = audit(capsys, ".")
+    assert (status, "1 file scanned" in output) == (0, True)
+    status, output = audit(capsys, ".", "--include-tests")
+    assert (status, "4 files scanned" in output) == (1, True)
+    # A test file named on the command line is scanned.
+    assert audit(capsys, "tests/test_tasks.py")[0] == 1
+
+
+def test_noqa_with_the_rule_suppresses_it_and_other_codes_do_not(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+    write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="  # noqa: E501, R1")
+    assert audit(capsys, ".")[0] == 0
+    write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="  # noqa: E501")
+    assert audit(capsys, ".")[0] == 1
+    write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="  # noqa")
+    assert audit(capsys, ".")[0] == 1
+
+
+def test_a_task_the_audit_cannot_follow_is_a_note_not_an_entry_point(
+    workdir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    write(
+        workdir,
+        "tasks.py",
+        """
+        async def start(job_id: int, background_tasks, callback) -> None:
+            background_tasks.add_task(callback, job_id)
+        """,
+    )
+    _, output = audit(capsys, ".", "--format", "json")
+    report = json.loads(output)
+    assert report["entry_points"] == []
+    assert report["notes"] == [
+        {
+            "path": "tasks.py",
+            "line": 2,
+            "message": "the task `callback` started here (BackgroundTasks.add_task) is not analysed: "
+            "`callback` is a parameter: the function is chosen by the caller",
+        }
+    ]
+
+
+def test_a_long_scan_reports_progress_on_stderr() -> None:
+    stream = io.StringIO()
+    progress = ProgressLine(stream, delay=0.0)
+    progress("parsed", 50, 100)
+    progress("parsed", 100, 100)
+    assert stream.getvalue().splitlines()[-1].startswith("audit: parsed 100/100 (")

@@ -23,7 +23,9 @@ LOOP_STARTERS = frozenset({"asyncio.run", "asyncio.new_event_loop", "asyncio.Run
 LOOP_STARTER_NAMES = frozenset({"run", "new_event_loop", "Runner", "run_until_complete"})
 
 
-def judge_engines(project: Project, factories: SessionFactories, summaries: Summaries, walker: Walker) -> Iterator[Verdict]:
+def judge_engines(
+    project: Project, factories: SessionFactories, summaries: Summaries, walker: Walker
+) -> Iterator[Verdict]:
     disposed = _disposed_names(project, walker)
     loops = _LoopBound(project, factories, summaries, walker)
     for module in project.analysed:
@@ -70,7 +72,9 @@ class _LoopBound:
                 callee = self._summaries.callee(run, caller=function) if isinstance(run, ast.Call) else None
                 used = self._uses_loop_bound(callee) if callee is not None else None
                 if used is not None:
-                    message = f"{ast.unparse(node.func)}() starts a new event loop; module-level `{used}` belongs to another"
+                    message = (
+                        f"{ast.unparse(node.func)}() starts a new event loop; module-level `{used}` belongs to another"
+                    )
                     yield Verdict(check=MODULE_ENGINE_ON_NEW_LOOP, message=message, module=module, node=node)
 
     def _uses_loop_bound(self, function: FunctionRef, depth: int = 0) -> str | None:
@@ -134,7 +138,11 @@ def _undisposed_module_engines(
 ) -> Iterator[Verdict]:
     for name, assignment in factories.module_engines(module).items():
         value = assignment.value
-        if isinstance(value, ast.Call) and factories.is_external(value.func, ASYNC_ENGINE_FACTORIES, module=module) and name not in disposed:
+        if (
+            isinstance(value, ast.Call)
+            and factories.is_external(value.func, ASYNC_ENGINE_FACTORIES, module=module)
+            and name not in disposed
+        ):
             message = f"module-level engine `{name}` is never disposed"
             yield Verdict(check=ENGINE_NOT_DISPOSED, message=message, module=module, node=assignment.value)
 

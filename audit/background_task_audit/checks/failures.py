@@ -19,7 +19,11 @@ from background_task_audit.checks.verdicts import Verdict, at_event
 from background_task_audit.events import FailedSessionWrite
 from background_task_audit.orm import ModelInfo
 from background_task_audit.project import FunctionRef
-from background_task_audit.rules import EXCEPTION_SWALLOWED, NO_TERMINAL_STATUS_ON_ERROR, STATUS_WRITTEN_ON_FAILED_SESSION
+from background_task_audit.rules import (
+    EXCEPTION_SWALLOWED,
+    NO_TERMINAL_STATUS_ON_ERROR,
+    STATUS_WRITTEN_ON_FAILED_SESSION,
+)
 from background_task_audit.summaries import is_broad_handler
 from background_task_audit.syntax import last_name
 
@@ -108,7 +112,9 @@ def _statements_after(function: ast.AST, target: ast.stmt) -> list[ast.stmt]:
     return after
 
 
-def _path_to(block: list[ast.stmt], target: ast.stmt, owner: ast.AST | None = None) -> list[tuple[list[ast.stmt], int, ast.AST | None]]:
+def _path_to(
+    block: list[ast.stmt], target: ast.stmt, owner: ast.AST | None = None
+) -> list[tuple[list[ast.stmt], int, ast.AST | None]]:
     """The blocks from the function body down to `target`, with its position in each and the block's owner."""
     for index, statement in enumerate(block):
         if statement is target:
@@ -123,7 +129,11 @@ def _path_to(block: list[ast.stmt], target: ast.stmt, owner: ast.AST | None = No
 
 
 def _blocks(statement: ast.stmt) -> list[list[ast.stmt]]:
-    blocks = [getattr(statement, name) for name in ("body", "orelse", "finalbody") if isinstance(getattr(statement, name, None), list)]
+    blocks = [
+        getattr(statement, name)
+        for name in ("body", "orelse", "finalbody")
+        if isinstance(getattr(statement, name, None), list)
+    ]
     blocks += [part.body for part in [*getattr(statement, "handlers", []), *getattr(statement, "cases", [])]]
     return blocks
 
@@ -173,4 +183,3 @@ def _is_log_call(call: ast.Call) -> bool:
         return call.func.id == "print"
     receiver = ast.unparse(call.func.value).lower() if isinstance(call.func, ast.Attribute) else ""
     return last_name(call.func) in LOG_CALLS and ("log" in receiver or receiver == "traceback")
-

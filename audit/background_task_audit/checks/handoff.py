@@ -100,4 +100,3 @@ def judge_task_signature(context: EntryContext) -> Iterator[Verdict]:
             continue
         message = f"task `{context.entry.name}` takes {kind} as `{parameter.arg}`"
         yield Verdict(check=TASK_SIGNATURE_TAKES_SESSION, message=message, module=function.module, node=parameter)
-
