@@ -69,7 +69,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def audit(capsys: pytest.CaptureFixture, *arguments: str) -> tuple[int, str]:
+def audit(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str]:
     status = main(list(arguments))
     return status, capsys.readouterr().out
 
@@ -77,14 +77,14 @@ def audit(capsys: pytest.CaptureFixture, *arguments: str) -> tuple[int, str]:
 # Exit statuses
 
 
-def test_clean_code_exits_0(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_clean_code_exits_0(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", CLEAN)
     status, output = audit(capsys, ".")
     assert status == 0
     assert output.endswith("audit: 0 findings (0 errors, 0 warnings, 0 info); 1 entry point; 1 file scanned\n")
 
 
-def test_an_error_exits_1_unless_fail_on_never(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_an_error_exits_1_unless_fail_on_never(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="")
     assert audit(capsys, ".")[0] == 1
     assert audit(capsys, ".", "--fail-on", "never")[0] == 0
@@ -92,27 +92,27 @@ def test_an_error_exits_1_unless_fail_on_never(workdir: Path, capsys: pytest.Cap
 
 @pytest.mark.parametrize(("fail_on", "status"), [("error", 0), ("warning", 1), ("info", 1), ("never", 0)])
 def test_fail_on_threshold_with_only_a_warning(
-    workdir: Path, capsys: pytest.CaptureFixture, fail_on: str, status: int
+    workdir: Path, capsys: pytest.CaptureFixture[str], fail_on: str, status: int
 ) -> None:
     write(workdir, "tasks.py", DROPS_TASK)
     assert audit(capsys, ".", "--fail-on", fail_on)[0] == status
 
 
 @pytest.mark.parametrize("arguments", [["missing.py"], [".", "--format", "xml"], [".", "--fail-on", "sometimes"], []])
-def test_usage_errors_exit_2(workdir: Path, capsys: pytest.CaptureFixture, arguments: list[str]) -> None:
+def test_usage_errors_exit_2(workdir: Path, capsys: pytest.CaptureFixture[str], arguments: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(arguments)
     assert exit_info.value.code == 2
     assert "usage:" in capsys.readouterr().err
 
 
-def test_unwritable_output_exits_2(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_unwritable_output_exits_2(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", CLEAN)
     assert main([".", "--output", "no/such/folder/report.json"]) == 2
     assert "cannot write" in capsys.readouterr().err
 
 
-def test_output_file_gets_the_report_and_stdout_the_summary(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_output_file_gets_the_report_and_stdout_the_summary(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", DROPS_TASK)
     status, output = audit(capsys, ".", "--format", "json", "--output", "report.json")
     assert status == 0
@@ -123,7 +123,7 @@ def test_output_file_gets_the_report_and_stdout_the_summary(workdir: Path, capsy
 # Files that cannot be read, and the walk
 
 
-def test_a_file_that_does_not_parse_is_reported_not_fatal(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_file_that_does_not_parse_is_reported_not_fatal(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "broken.py", "def broken(session:\n")
     write(workdir, "tasks.py", DROPS_TASK)
     status, text = audit(capsys, ".")
@@ -140,7 +140,7 @@ def test_a_file_that_does_not_parse_is_reported_not_fatal(workdir: Path, capsys:
     assert "broken.py: does not parse" in notifications[0]["message"]["text"]
 
 
-def test_a_function_nested_too_deeply_is_noted_not_fatal(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_function_nested_too_deeply_is_noted_not_fatal(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A generated-looking expression: parses fine, but is deeper than the analysis recurses.
     deep = " + ".join(["job_id"] * 2000)
     write(workdir, "generated.py", CLEAN.replace("print(job_id)", f"print({deep})"))
@@ -149,7 +149,7 @@ def test_a_function_nested_too_deeply_is_noted_not_fatal(workdir: Path, capsys: 
     assert "== notes\ngenerated.py: `work` is nested too deeply to analyse" in output
 
 
-def test_walk_skips_virtualenvs_caches_and_hidden_folders(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_walk_skips_virtualenvs_caches_and_hidden_folders(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "app/tasks.py", CLEAN)
     for skipped in (".venv/lib/site.py", ".git/hooks/hook.py", "app/__pycache__/tasks.py", "node_modules/x/y.py"):
         write(workdir, skipped, HANDS_OVER_SESSION, comment="")
@@ -169,7 +169,7 @@ def test_walk_skips_virtualenvs_caches_and_hidden_folders(workdir: Path, capsys:
     ],
 )
 def test_a_suppression_with_a_reason_silences_its_rule(
-    workdir: Path, capsys: pytest.CaptureFixture, comment: str
+    workdir: Path, capsys: pytest.CaptureFixture[str], comment: str
 ) -> None:
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment=comment)
     status, output = audit(capsys, ".")
@@ -177,7 +177,7 @@ def test_a_suppression_with_a_reason_silences_its_rule(
     assert "R1" not in output and "A1" not in output
 
 
-def test_a_suppression_on_the_line_above_counts(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_suppression_on_the_line_above_counts(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     comment = "        # playbook: ignore[R1] reviewed: see the task's docstring\n"
     source = HANDS_OVER_SESSION.replace(
         "        background_tasks.add_task", comment + "        background_tasks.add_task"
@@ -187,7 +187,7 @@ def test_a_suppression_on_the_line_above_counts(workdir: Path, capsys: pytest.Ca
 
 
 def test_a_suppression_without_a_reason_is_reported_and_silences_nothing(
-    workdir: Path, capsys: pytest.CaptureFixture
+    workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="  # playbook: ignore[R1]")
     status, output = audit(capsys, ".", "--format", "json")
@@ -198,7 +198,7 @@ def test_a_suppression_without_a_reason_is_reported_and_silences_nothing(
     assert rules["A1"]["check"] == "suppression-without-reason"
 
 
-def test_a_suppression_of_another_rule_does_not_apply(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_suppression_of_another_rule_does_not_apply(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="  # playbook: ignore[R2] not this one")
     assert audit(capsys, ".")[0] == 1
 
@@ -206,7 +206,7 @@ def test_a_suppression_of_another_rule_does_not_apply(workdir: Path, capsys: pyt
 # Formats
 
 
-def test_text_is_grouped_by_entry_point_and_fits_80_columns(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_text_is_grouped_by_entry_point_and_fits_80_columns(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="")
     write(workdir, "notify.py", DROPS_TASK)
     _, output = audit(capsys, ".")
@@ -218,7 +218,7 @@ def test_text_is_grouped_by_entry_point_and_fits_80_columns(workdir: Path, capsy
     assert all(len(line) <= 80 for line in output.splitlines())
 
 
-def test_json_shape(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_json_shape(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="")
     _, output = audit(capsys, ".", "--format", "json")
     report = json.loads(output)
@@ -258,7 +258,7 @@ def test_json_shape(workdir: Path, capsys: pytest.CaptureFixture) -> None:
     assert "`session`" in finding["message"] and finding["fix"]
 
 
-def test_sarif_has_the_required_fields(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_sarif_has_the_required_fields(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="")
     write(workdir, "notify.py", DROPS_TASK)
     _, output = audit(capsys, ".", "--format", "sarif")
@@ -283,7 +283,7 @@ def test_sarif_has_the_required_fields(workdir: Path, capsys: pytest.CaptureFixt
         assert location["region"]["startLine"] >= 1 and location["region"]["startColumn"] >= 1
 
 
-def test_sarif_help_uris_can_be_made_absolute(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_sarif_help_uris_can_be_made_absolute(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", CLEAN)
     base = "https://example.test/playbook/blob/main/"
     _, output = audit(capsys, ".", "--format", "sarif", "--help-uri-base", base)
@@ -324,7 +324,7 @@ def pyproject(folder: Path, table: str) -> None:
     write(folder, "pyproject.toml", f"[tool.background-task-audit]\n{textwrap.dedent(table)}")
 
 
-def test_pyproject_select_and_ignore_filter_rules(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_pyproject_select_and_ignore_filter_rules(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="")
     write(workdir, "notify.py", DROPS_TASK)
     pyproject(workdir, 'ignore = ["R1"]\n')
@@ -337,7 +337,7 @@ def test_pyproject_select_and_ignore_filter_rules(workdir: Path, capsys: pytest.
     assert {finding["rule"] for finding in json.loads(output)["findings"]} == {"R5"}
 
 
-def test_pyproject_exclude_and_session_types(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_pyproject_exclude_and_session_types(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "app/tasks.py", SESSION_OF_ITS_OWN_TYPE)
     write(workdir, "app/generated/tasks.py", HANDS_OVER_SESSION, comment="")
     assert audit(capsys, "app")[0] == 1  # the generated module's request session
@@ -349,14 +349,14 @@ def test_pyproject_exclude_and_session_types(workdir: Path, capsys: pytest.Captu
     assert [(f["path"], f["rule"]) for f in json.loads(output)["findings"]] == [("app/tasks.py", "R1")]
 
 
-def test_a_malformed_configuration_exits_2(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_malformed_configuration_exits_2(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", CLEAN)
     pyproject(workdir, 'select = "R1"\n')
     assert main(["."]) == 2
     assert "select must be a list of strings" in capsys.readouterr().err
 
 
-def test_tests_are_left_out_unless_asked_for(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_tests_are_left_out_unless_asked_for(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "app/tasks.py", CLEAN)
     write(workdir, "tests/test_tasks.py", HANDS_OVER_SESSION, comment="")
     write(workdir, "tests/helpers.py", HANDS_OVER_SESSION, comment="")
@@ -369,7 +369,7 @@ def test_tests_are_left_out_unless_asked_for(workdir: Path, capsys: pytest.Captu
     assert audit(capsys, "tests/test_tasks.py")[0] == 1
 
 
-def test_noqa_with_the_rule_suppresses_it_and_other_codes_do_not(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_noqa_with_the_rule_suppresses_it_and_other_codes_do_not(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="  # noqa: E501, R1")
     assert audit(capsys, ".")[0] == 0
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="  # noqa: E501")
@@ -379,7 +379,7 @@ def test_noqa_with_the_rule_suppresses_it_and_other_codes_do_not(workdir: Path, 
 
 
 def test_a_task_the_audit_cannot_follow_is_a_note_not_an_entry_point(
-    workdir: Path, capsys: pytest.CaptureFixture
+    workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(
         workdir,
