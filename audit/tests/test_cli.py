@@ -369,7 +369,9 @@ def test_tests_are_left_out_unless_asked_for(workdir: Path, capsys: pytest.Captu
     assert audit(capsys, "tests/test_tasks.py")[0] == 1
 
 
-def test_noqa_with_the_rule_suppresses_it_and_other_codes_do_not(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_noqa_with_the_rule_suppresses_it_and_other_codes_do_not(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="  # noqa: E501, R1")
     assert audit(capsys, ".")[0] == 0
     write(workdir, "tasks.py", HANDS_OVER_SESSION, comment="  # noqa: E501")
