@@ -8,13 +8,10 @@ PORT ?= 8000
 # mkdocs-material prints a banner about MkDocs 2 on every build; the site does not depend on it.
 export NO_MKDOCS_2_WARNING := 1
 SRC ?= legacy
-# Mermaid, served by the site itself; the release is pinned and its tarball checked.
-MERMAID_VERSION := 11.17.2
-MERMAID_SHA256 := 6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950ffd
-VENDOR := docs/javascripts/vendor
-MERMAID_STAMP := $(VENDOR)/.mermaid-$(MERMAID_VERSION)
+# The audit parses with this interpreter's grammar: some evaluated services need Python 3.13.
+AUDIT_EVAL_PYTHON ?= $(BIN)/python
 
-.PHONY: help install vendor versions matrix compare test mutate serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
+.PHONY: help install compare test serve db-stop bench load perf-report audit audit-eval lint diff lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -96,6 +93,10 @@ perf-report: install ## Tables and plots from the last bench, load and compare r
 
 audit: install ## Scan SRC (default: legacy) for background-task anti-patterns
 	$(BIN)/python -m playbook audit $(SRC)
+
+audit-eval: install ## Score the audit on real code (.audit-eval/, skipped when absent); time 250..2,000 generated files
+	PYTHONPATH=audit $(AUDIT_EVAL_PYTHON) audit/eval/score.py
+	PYTHONPATH=audit $(AUDIT_EVAL_PYTHON) audit/eval/scale.py
 
 lint: install ## ruff (lint and format check) and strict mypy
 	$(BIN)/ruff check .

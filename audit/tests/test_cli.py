@@ -266,7 +266,7 @@ def test_sarif_has_the_required_fields(workdir: Path, capsys: pytest.CaptureFixt
     assert sarif["$schema"].endswith("sarif-2.1.0.json")
     assert sarif["version"] == "2.1.0"
     driver = sarif["runs"][0]["tool"]["driver"]
-    assert driver["name"] == "playbook-audit"
+    assert driver["name"] == "background-task-audit"
     rule_ids = [rule["id"] for rule in driver["rules"]]
     assert rule_ids == list(dict.fromkeys(check.rule_id for check in CHECKS))
     for rule in driver["rules"]:

@@ -19,7 +19,7 @@ def render_sarif(report: AuditReport, *, help_uri_base: str = "") -> str:
     rules = [RULES[rule_id] for rule_id in dict.fromkeys(check.rule_id for check in CHECKS)]
     index = {rule.id: position for position, rule in enumerate(rules)}
     run = {
-        "tool": {"driver": {"name": "playbook-audit", "rules": [_rule(rule, help_uri_base) for rule in rules]}},
+        "tool": {"driver": {"name": "background-task-audit", "rules": [_rule(rule, help_uri_base) for rule in rules]}},
         "results": [_result(finding, rule_index=index[finding.rule_id]) for finding in report.findings],
         "invocations": [
             {
