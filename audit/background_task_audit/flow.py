@@ -43,6 +43,7 @@ from background_task_audit.summaries import (
 from background_task_audit.syntax import Walker, dotted_name, last_name
 from background_task_audit.values import (
     AwaitableAttrsValue,
+    ClassValue,
     ClientValue,
     ConstantValue,
     ContextVarValue,
@@ -60,7 +61,9 @@ from background_task_audit.values import (
 
 MAX_DEPTH = 4
 # Distinct argument values a function is walked with; past that it is walked no more.
-MAX_CONTEXTS = 8
+MAX_CONTEXTS = 64
+SMALL_FUNCTION = 40  # nodes in its body
+SMALL_FUNCTION_CONTEXTS = 256
 SESSION_METHODS = SESSION_WORK_METHODS | {"commit", "rollback", "close", "add", "add_all"}
 RELEASING_METHODS = frozenset({"commit", "rollback", "close"})
 JSON_MUTATORS = frozenset(
@@ -145,6 +148,11 @@ class Analysis:
 
     def _sees_session(self, function: FunctionRef) -> bool:
         module = function.module
+        if function.owner is not None:
+            # A method of a class that holds a session sees it through `self`, named or not.
+            held = self.summaries.holdings(ClassRef(module, function.owner)).values()
+            if any(isinstance(value, _SESSION_LIKE) for value in held):
+                return True
         if not SESSION_WORDS.search(_source_of(function)):
             return False
         defaults = function.defaults()
@@ -152,10 +160,6 @@ class Analysis:
             if self.factories.request_session(annotation, defaults.get(name), module=module) is not None:
                 return True
             if isinstance(value_of_kind(self.types.of_annotation(annotation, module=module), origin=""), _SESSION_LIKE):
-                return True
-        if function.owner is not None:
-            held = self.summaries.holdings(ClassRef(module, function.owner)).values()
-            if any(isinstance(value, _SESSION_LIKE) for value in held):
                 return True
         for node in self.walker.body(function.node):
             if isinstance(node, ast.Call):
@@ -196,8 +200,10 @@ class Analysis:
         key = (id(function.node), in_task, frozenset(arguments.items()), frozenset(closure.items()), holding)
         if key in self._outcomes:
             return self._outcomes[key]
-        if depth > MAX_DEPTH or self._contexts[id(function.node)] >= MAX_CONTEXTS:
-            return Outcome()
+        if depth > MAX_DEPTH or self._contexts[id(function.node)] >= self._context_limit(function):
+            # Walked enough: what it does to its caller's sessions, read from its summary.
+            summary = self.summaries.of(function)
+            return Outcome(in_use=summary.uses - summary.commits, released=summary.commits)
         self._contexts[id(function.node)] += 1
         self._outcomes[key] = Outcome()  # a recursive call sees nothing come back
         flow = FunctionFlow(self, function=function, entry=entry, in_task=in_task, depth=depth)
@@ -207,6 +213,11 @@ class Analysis:
             # Expressions nested thousands deep (generated code): give up on this function only.
             self.too_deep.append(function)
         return self._outcomes[key]
+
+    def _context_limit(self, function: FunctionRef) -> int:
+        """How many argument contexts a function is walked for: a small one (a factory, an accessor),
+        cheap to walk and called from everywhere, for many more."""
+        return SMALL_FUNCTION_CONTEXTS if len(self.walker.body(function.node)) <= SMALL_FUNCTION else MAX_CONTEXTS
 
     def walked_alone(self, function: FunctionRef) -> bool:
         """Whether `function` was walked on its own (not in a task, no arguments) already."""
@@ -774,6 +785,9 @@ class FunctionFlow:
         if made is not None:
             return made
         symbol = analysis.project.resolve(node.func, module=module)
+        if symbol is None and isinstance(node.func, ast.Name):
+            given = state.values.get(node.func.id)
+            symbol = given.cls if isinstance(given, ClassValue) else None  # `cls(...)` in a classmethod
         return self._construct(symbol, node, evaluated) if isinstance(symbol, ClassRef) else None
 
     def _select(self, selected: ast.expr) -> Value | None:
@@ -1027,6 +1041,10 @@ class FunctionFlow:
         parameters = callee.parameter_names()
         if isinstance(receiver, HolderValue) and callee.owner is not None and parameters:
             values[parameters[0]] = receiver
+        if callee.owner is not None and parameters and _is_classmethod(callee):
+            # `Repository.from_session(session)`: `cls` is the class it was called on.
+            owner = self._class_of(call.func.value) if isinstance(call.func, ast.Attribute) else None
+            values[parameters[0]] = ClassValue(cls=owner or ClassRef(callee.module, callee.owner))
         for name, default in callee.defaults().items():
             # A flag left at its default is that constant in this call.
             if (
@@ -1036,6 +1054,10 @@ class FunctionFlow:
             ):
                 values[name] = ConstantValue(value=default.value)
         return values
+
+    def _class_of(self, expr: ast.expr) -> ClassRef | None:
+        symbol = self._analysis.project.resolve(expr, module=self._module)
+        return symbol if isinstance(symbol, ClassRef) else None
 
     def _closure(self, callee: FunctionRef, state: FlowState) -> dict[str, Value]:
         """What a nested function sees of the enclosing function's names."""
@@ -1202,6 +1224,10 @@ def _self_attributes(function: FunctionRef, walker: Walker) -> set[str]:
         for node in walker.everything(function.node)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
     }
+
+
+def _is_classmethod(function: FunctionRef) -> bool:
+    return any(last_name(decorator) == "classmethod" for decorator in function.node.decorator_list)
 
 
 def _is_self_attribute(node: ast.AST) -> bool:

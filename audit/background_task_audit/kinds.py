@@ -100,6 +100,9 @@ class Types:
             if base == "Mapped":
                 return None
             return self.of_annotation(expr.value, module=module, depth=depth)
+        if isinstance(expr, ast.Call) and last_name(expr.func) == "NewType" and len(expr.args) == 2:
+            # `AsyncSession = NewType("AsyncSession", _AsyncSession)`: the type it stands for.
+            return self.of_annotation(expr.args[1], module=module, depth=depth + 1)
         if not isinstance(expr, ast.Name | ast.Attribute):
             return None
         return self.of_symbol(self._project.resolve(expr, module=module), depth=depth)

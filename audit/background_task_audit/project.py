@@ -193,6 +193,11 @@ class Project:
             return ExternalRef(f"{base.qualified_name}.{expr.attr}")
         if isinstance(base, ClassRef):
             return self.method(base, expr.attr)
+        if isinstance(base, AssignmentRef) and isinstance(base.value, ast.Call):
+            # A module-level instance (`service = Service()`): its class's method.
+            made = self.resolve(base.value.func, module=base.module)
+            if isinstance(made, ClassRef):
+                return self.method(made, expr.attr)
         return None
 
     def resolve_name(self, name: str, *, module: SourceModule) -> Symbol | None:
@@ -226,7 +231,8 @@ class Project:
 
     def method(self, cls: ClassRef, name: str, *, depth: int = 0) -> FunctionRef | None:
         """Method `name` of `cls` or of a base class in the tree."""
-        for statement in cls.node.body:
+        # The last definition wins, as in Python: `@overload` stubs come before the real one.
+        for statement in reversed(cls.node.body):
             if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef) and statement.name == name:
                 return FunctionRef(module=cls.module, node=statement, owner=cls.node)
         for base in self.base_classes(cls) if depth < 5 else []:
@@ -236,7 +242,11 @@ class Project:
         return None
 
     def base_classes(self, cls: ClassRef) -> list[ClassRef]:
-        bases = (self.resolve(base, module=cls.module) for base in cls.node.bases)
+        # `class Repo(RepositoryBase[Job])`: the generic's class.
+        bases = (
+            self.resolve(base.value if isinstance(base, ast.Subscript) else base, module=cls.module)
+            for base in cls.node.bases
+        )
         return [base for base in bases if isinstance(base, ClassRef) and base.node is not cls.node]
 
     def functions(self, module: SourceModule) -> list[FunctionRef]:

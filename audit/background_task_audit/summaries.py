@@ -26,9 +26,7 @@ SESSION_WORK_METHODS = frozenset(
 )
 SESSION_USE_METHODS = SESSION_WORK_METHODS | {"add", "add_all"}
 BROAD_EXCEPTIONS = frozenset({"Exception", "BaseException"})
-IN_PROGRESS_STATUSES = frozenset(
-    {"processing", "running", "started", "in_progress", "active", "pending_processing", "executing"}
-)
+IN_PROGRESS_STATUSES = frozenset({"processing", "running", "started", "in_progress", "pending_processing", "executing"})
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,13 @@ class CoroutinesValue:
 
 
 @dataclass(frozen=True)
+class ClassValue:
+    """A class itself, as `cls` in a classmethod: calling it makes an instance."""
+
+    cls: ClassRef
+
+
+@dataclass(frozen=True)
 class ConstantValue:
     """`True`, `False` or `None` given as an argument: a flag that decides which branch runs."""
 
@@ -153,6 +160,7 @@ Value = (
     | CoroutinesValue
     | ContextVarValue
     | ConstantValue
+    | ClassValue
     | OrmValue
     | QueryValue
     | AwaitableAttrsValue
