@@ -786,8 +786,8 @@ class FunctionFlow:
             return made
         symbol = analysis.project.resolve(node.func, module=module)
         if symbol is None and isinstance(node.func, ast.Name):
-            given = state.values.get(node.func.id)
-            symbol = given.cls if isinstance(given, ClassValue) else None  # `cls(...)` in a classmethod
+            named = state.values.get(node.func.id)
+            symbol = named.cls if isinstance(named, ClassValue) else None  # `cls(...)` in a classmethod
         return self._construct(symbol, node, evaluated) if isinstance(symbol, ClassRef) else None
 
     def _select(self, selected: ast.expr) -> Value | None:
