@@ -972,6 +972,14 @@ class FunctionFlow:
             p: self._key(name, state) for p, expr in bind_arguments(node, callee).items() if (name := dotted_name(expr))
         }
         sessions = state.sessions()
+        parameters = callee.parameter_names()
+        if isinstance(receiver, HolderValue) and parameters and parameters[0] not in bound:
+            # A receiver with no name (`Repo.from_session(session).get(...)`): its sessions are the
+            # caller's own, found by value.
+            for attribute, held in receiver.sessions().items():
+                owners = [key for key, value in sessions.items() if value == held and "." not in key]
+                if len(owners) == 1:
+                    bound[f"{parameters[0]}.{attribute}"] = owners[0]
         if analysis.project.is_scanned(callee.module):
             outcome = analysis.walk(
                 callee,

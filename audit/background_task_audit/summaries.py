@@ -78,7 +78,10 @@ def _is_static(function: FunctionRef) -> bool:
 
 
 def rebased(key: str, bound: dict[str, str]) -> str | None:
-    """`self.session` in a callee, as the caller names it (`service.session`), through `bound` roots."""
+    """`self.session` in a callee, as the caller names it (`service.session`), through `bound` roots
+    (or the whole key, where the caller knows it by another name)."""
+    if key in bound:
+        return bound[key]
     root, dot, rest = key.partition(".")
     base = bound.get(root)
     if base is None:

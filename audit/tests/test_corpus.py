@@ -16,8 +16,8 @@ from background_task_audit import audit_paths
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).resolve().parent / "corpus"
 KNOWN_MISSES = {"limit_session_inside_dict.py"}
-# Measured: 46 expected (file, rule) pairs, 45 found, nothing reported that was not expected.
-MEASURED = {"true_positives": 45, "false_positives": 0, "false_negatives": 1}
+# Measured: 47 expected (file, rule) pairs, 46 found, nothing reported that was not expected.
+MEASURED = {"true_positives": 46, "false_positives": 0, "false_negatives": 1}
 
 
 @dataclass(frozen=True)
@@ -71,4 +71,4 @@ def test_precision_and_recall_are_as_measured(outcomes: list[Outcome]) -> None:
     print(f"audit corpus: {len(outcomes)} cases, precision {precision:.3f}, recall {recall:.3f}, {counts}")
     assert counts == MEASURED
     assert precision == 1.0
-    assert recall == pytest.approx(45 / 46)
+    assert recall == pytest.approx(46 / 47)
