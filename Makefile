@@ -10,8 +10,13 @@ export NO_MKDOCS_2_WARNING := 1
 SRC ?= legacy
 # The audit parses with this interpreter's grammar: some evaluated services need Python 3.13.
 AUDIT_EVAL_PYTHON ?= $(BIN)/python
+# Mermaid, served by the site itself; the release is pinned and its tarball checked.
+MERMAID_VERSION := 11.17.2
+MERMAID_SHA256 := 6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950ffd
+VENDOR := docs/javascripts/vendor
+MERMAID_STAMP := $(VENDOR)/.mermaid-$(MERMAID_VERSION)
 
-.PHONY: help install compare test serve db-stop bench load perf-report audit audit-eval lint diff lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
+.PHONY: help install vendor versions matrix compare test mutate serve db-stop bench load perf-report audit audit-eval lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
