@@ -8,13 +8,15 @@ PORT ?= 8000
 # mkdocs-material prints a banner about MkDocs 2 on every build; the site does not depend on it.
 export NO_MKDOCS_2_WARNING := 1
 SRC ?= legacy
+# The audit parses with this interpreter's grammar: some evaluated services need Python 3.13.
+AUDIT_EVAL_PYTHON ?= $(BIN)/python
 # Mermaid, served by the site itself; the release is pinned and its tarball checked.
 MERMAID_VERSION := 11.17.2
 MERMAID_SHA256 := 6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950ffd
 VENDOR := docs/javascripts/vendor
 MERMAID_STAMP := $(VENDOR)/.mermaid-$(MERMAID_VERSION)
 
-.PHONY: help install vendor versions matrix compare test mutate serve db-stop db-reset fuzz bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
+.PHONY: help install vendor versions matrix compare test mutate serve db-stop db-reset fuzz bench load perf-report audit audit-eval lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -102,6 +104,10 @@ audit: install ## Scan SRC (default: legacy) for background-task anti-patterns
 
 fuzz: install ## Schemathesis against both variants' served schema, every check and phase (reports/fuzz/)
 	$(BIN)/python -m playbook.harness.fuzz
+
+audit-eval: install ## Score the audit on real code (.audit-eval/, skipped when absent); time 250..2,000 generated files
+	PYTHONPATH=audit $(AUDIT_EVAL_PYTHON) audit/eval/score.py
+	PYTHONPATH=audit $(AUDIT_EVAL_PYTHON) audit/eval/scale.py
 
 lint: install ## ruff (lint and format check) and strict mypy
 	$(BIN)/ruff check .

@@ -60,7 +60,7 @@ SEEDED = [
         "F9",
     ),
     Seeded("legacy/services/sitemap/background_service.py", "job.updated_at - job.start_time", "R3", "F3"),
-    Seeded("legacy/services/sitemap/background_service.py", "await _scan_domain(session, job, domain)", "R2", "F10"),
+    Seeded("legacy/services/sitemap/background_service.py", "sitemaps = await crawl_domain(domain)", "R2", "F10"),
     Seeded("legacy/services/sitemap/background_service.py", "async def process_domain_background", "R5", "F11"),
     # Places: one session held across every paginated upstream call (F10); the error
     # logged and nothing recorded (F11).

@@ -1,13 +1,18 @@
-"""`python -m playbook audit PATH...`: the command line of the audit.
+"""The command line of the audit: `background-task-audit PATH...` (also `python -m playbook audit`).
 
-Exit status: 0 when no finding reaches `--fail-on`, 1 when one does, 2 for usage
-errors (argparse's own status, also used for a path that does not exist).
+Exit status: 0 when no finding reaches `--fail-on`, 1 when one does, 2 for usage errors
+(argparse's own status, also used for a path that does not exist or a configuration
+that cannot be used). A scan that takes more than a second tells how far it is on
+stderr, once a second, unless `--quiet`.
 """
 
 import argparse
 import sys
+import time
 from pathlib import Path
+from typing import TextIO
 
+from background_task_audit.config import ConfigError, find_config, load_config
 from background_task_audit.formats import FORMATS
 from background_task_audit.formats.text import summary_line
 from background_task_audit.rules import Severity
@@ -34,10 +39,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="error",
         help="exit 1 when a finding has this severity or a higher one (default: error)",
     )
+    parser.add_argument(
+        "--select", type=_names, default=[], metavar="RULES", help="report only these rules or checks (comma-separated)"
+    )
+    parser.add_argument(
+        "--ignore",
+        type=_names,
+        default=[],
+        metavar="RULES",
+        help="never report these rules or checks (comma-separated)",
+    )
+    parser.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="leave out matching paths (repeatable)"
+    )
+    parser.add_argument("--include-tests", action="store_true", help="scan tests too (left out by default)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PYPROJECT",
+        help="read [tool.background-task-audit] from this file (default: the nearest pyproject.toml above PATH)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 def run(args: argparse.Namespace) -> int:
-    report = audit_paths(args.paths, base=Path.cwd())
+    try:
+        found = load_config(args.config) if args.config is not None else find_config(args.paths)
+    except ConfigError as exc:
+        print(f"audit: {exc}", file=sys.stderr)
+        return 2
+    config = found.merged(
+        select=args.select, ignore=args.ignore, exclude=args.exclude, include_tests=args.include_tests
+    )
+    progress = None if args.quiet else ProgressLine(sys.stderr)
+    report = audit_paths(args.paths, base=Path.cwd(), config=config, progress=progress)
     rendered = FORMATS[args.format](report, help_uri_base=args.help_uri_base)
     if args.output is None:
         sys.stdout.write(rendered)
@@ -51,6 +86,23 @@ def run(args: argparse.Namespace) -> int:
     return 1 if report.fails(threshold=_threshold(args.fail_on)) else 0
 
 
+class ProgressLine:
+    """Prints how far the audit is, once a second, after the first second."""
+
+    def __init__(self, stream: TextIO, *, delay: float = 1.0) -> None:
+        self._stream = stream
+        self._delay = delay
+        self._started = time.monotonic()
+        self._last = self._started
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._started < self._delay or (now - self._last < self._delay and done != total):
+            return
+        self._last = now
+        print(f"audit: {stage} {done}/{total} ({now - self._started:.1f} s)", file=self._stream, flush=True)
+
+
 def _threshold(fail_on: str) -> Severity | None:
     return None if fail_on == "never" else Severity(fail_on)
 
@@ -60,3 +112,7 @@ def _existing_path(value: str) -> Path:
     if not path.exists():
         raise argparse.ArgumentTypeError(f"no such file or folder: {value}")
     return path
+
+
+def _names(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]

@@ -1,8 +1,9 @@
 """What the flow analysis observes, handed to the checks that judge it.
 
 Each event is one fact at one node (an attribute read on an expired object, a network
-wait while a session is held, a session handed to a task...), with the module and the
-entry point whose analysis reached it.
+wait while a session is held, a session handed to a task...), with the module, the entry
+point whose analysis reached it (None for code walked on its own), and whether the code
+runs as background work, which raises the severity of what it breaks.
 """
 
 import ast
@@ -18,6 +19,7 @@ class FlowEvent:
     module: SourceModule
     node: ast.AST
     entry: str | None
+    in_task: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,3 +60,10 @@ class JsonMutation(FlowEvent):
 class LongLivedSessionUse(FlowEvent):
     name: str
     value: SessionValue
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailedSessionWrite(FlowEvent):
+    """A status written in an `except` block on the session whose work just failed, with no rollback."""
+
+    session: str

@@ -24,36 +24,39 @@ class EntryPoint:
 
     name: str
     kind: str
-    location: Location | None
+    location: Location
     started_at: tuple[Location, ...] = ()
 
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem at one place. `in_background`: the code runs as background work (a task
+    reaches it), which is what makes most checks errors rather than warnings.
+    """
+
     location: Location
     check: Check
     message: str
     entry_point: str | None = None
-
-    @property
-    def severity(self) -> Severity:
-        return self.check.severity
+    severity: Severity = Severity.error
+    in_background: bool = True
 
     @property
     def rule_id(self) -> str:
         return self.check.rule_id
 
     @property
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[Location, str, str]:
         return (self.location, self.rule_id, self.check.name)
 
 
 @dataclass(frozen=True)
 class FileNote:
-    """A file the audit could not read; reported, never fatal."""
+    """Something the audit could not read or follow (a file, a task's target); reported, never fatal."""
 
     path: str
     message: str
+    line: int | None = None
 
 
 @dataclass

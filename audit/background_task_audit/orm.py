@@ -25,6 +25,8 @@ class ModelInfo:
     lazy_relationships: frozenset[str]
     json_columns: frozenset[str]
     sql_onupdate_columns: frozenset[str]
+    # Defined where the audit cannot read it: its attributes and relationships are unknown.
+    opaque: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,13 +69,14 @@ class ModelCatalog:
         bases = [self.model(base) for base in self._project.base_classes(cls)]
         inherited = [base for base in bases if base is not None]
         attributes = _declared_attributes(cls.node)
-        if not inherited and not _declares_table(cls.node, attributes):
+        sqlmodel_table = _is_sqlmodel_table(cls.node)
+        if not inherited and not sqlmodel_table and not _declares_table(cls.node, attributes):
             return None
         type_map = self._type_annotation_map(cls)
         eager_defaults = _has_eager_defaults(cls.node)
         own = ModelInfo(
             name=cls.node.name,
-            attributes=frozenset(a.name for a in attributes if _is_mapped(a)),
+            attributes=frozenset(a.name for a in attributes if _is_mapped(a) or (sqlmodel_table and a.annotation)),
             lazy_relationships=frozenset(a.name for a in attributes if _is_lazy_relationship(a)),
             json_columns=frozenset(a.name for a in attributes if _is_plain_json(a, type_map=type_map)),
             # eager_defaults fetches the new value with RETURNING, so nothing is left expired.
@@ -87,11 +90,10 @@ class ModelCatalog:
         for base in self._project.base_classes(cls) if depth < 5 else []:
             found.update(self._type_annotation_map(base, depth + 1))
         for statement in cls.node.body:
-            if _assigned_name(statement) == "type_annotation_map" and isinstance(statement.value, ast.Dict):
+            value = _assigned_value(statement)
+            if _assigned_name(statement) == "type_annotation_map" and isinstance(value, ast.Dict):
                 found.update(
-                    (ast.unparse(key), value)
-                    for key, value in zip(statement.value.keys, statement.value.values, strict=True)
-                    if key
+                    (ast.unparse(key), item) for key, item in zip(value.keys, value.values, strict=True) if key
                 )
         return found
 
@@ -117,6 +119,10 @@ def _assigned_name(statement: ast.stmt) -> str | None:
     return None
 
 
+def _assigned_value(statement: ast.stmt) -> ast.expr | None:
+    return statement.value if isinstance(statement, ast.Assign | ast.AnnAssign) else None
+
+
 def _declared_attributes(node: ast.ClassDef) -> list[_Attribute]:
     attributes = []
     for statement in node.body:
@@ -124,8 +130,16 @@ def _declared_attributes(node: ast.ClassDef) -> list[_Attribute]:
         if name is None or name.startswith("__"):
             continue
         annotation = statement.annotation if isinstance(statement, ast.AnnAssign) else None
-        attributes.append(_Attribute(name=name, annotation=annotation, value=statement.value))
+        attributes.append(_Attribute(name=name, annotation=annotation, value=_assigned_value(statement)))
     return attributes
+
+
+def _is_sqlmodel_table(node: ast.ClassDef) -> bool:
+    """`class Hero(SQLModel, table=True)`: every annotated attribute is a column."""
+    return any(
+        keyword.arg == "table" and isinstance(keyword.value, ast.Constant) and keyword.value.value is True
+        for keyword in node.keywords
+    )
 
 
 def _declares_table(node: ast.ClassDef, attributes: list[_Attribute]) -> bool:
@@ -154,10 +168,55 @@ def _is_mapped(attribute: _Attribute) -> bool:
 
 
 def _is_lazy_relationship(attribute: _Attribute) -> bool:
-    if _factory(attribute) not in RELATIONSHIP_FACTORIES:
+    """A relationship loaded on attribute access: `lazy="select"` (the default), said or implied.
+
+    The strategy is read from `lazy=`, from SQLModel's `sa_relationship_kwargs={"lazy": ...}`
+    and from `sa_relationship=relationship(lazy=...)`. One the audit cannot read (a name, a
+    call) is taken as not lazy: the audit reports what it can show.
+    """
+    if not isinstance(attribute.value, ast.Call) or _factory(attribute) not in RELATIONSHIP_FACTORIES:
         return False
-    lazy = _keyword(attribute.value, "lazy")
-    return not (isinstance(lazy, ast.Constant) and lazy.value in NOT_LAZY_STRATEGIES)
+    if not _is_collection(attribute):
+        # A many-to-one resolves from the session's identity map when its row is loaded there:
+        # whether it needs I/O depends on the session, not on the code the audit reads.
+        return False
+    call = attribute.value
+    inner = _keyword(call, "sa_relationship")
+    if isinstance(inner, ast.Call):
+        call = inner
+    lazy = _keyword(call, "lazy")
+    options = _keyword(call, "sa_relationship_kwargs")
+    if lazy is None and options is not None:
+        if not isinstance(options, ast.Dict):
+            return False
+        lazy = next(
+            (value for key, value in zip(options.keys, options.values, strict=True) if _is_constant(key, "lazy")),
+            None,
+        )
+    if lazy is None:
+        return True
+    return isinstance(lazy, ast.Constant) and lazy.value not in NOT_LAZY_STRATEGIES
+
+
+COLLECTIONS = frozenset({"list", "List", "set", "Set", "Sequence", "MutableSequence", "Collection", "dict", "Dict"})
+
+
+def _is_collection(attribute: _Attribute) -> bool:
+    """A relationship to many rows: `Mapped[list[X]]`, or `uselist=True`; unannotated, unless `uselist=False`."""
+    assert isinstance(attribute.value, ast.Call)
+    uselist = _keyword(attribute.value, "uselist")
+    if isinstance(uselist, ast.Constant) and isinstance(uselist.value, bool):
+        return uselist.value
+    declared = _mapped_annotation(attribute) or attribute.annotation
+    if declared is None:
+        return True
+    if isinstance(declared, ast.Constant) and isinstance(declared.value, str):
+        return any(declared.value.startswith(f"{name}[") for name in COLLECTIONS)
+    return isinstance(declared, ast.Subscript) and last_name(declared.value) in COLLECTIONS
+
+
+def _is_constant(expr: ast.expr | None, value: str) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value == value
 
 
 def _is_plain_json(attribute: _Attribute, *, type_map: dict[str, ast.expr]) -> bool:
@@ -199,7 +258,7 @@ def _is_mutable(expr: ast.expr) -> bool:
 
 def _has_sql_onupdate(attribute: _Attribute) -> bool:
     """`onupdate=` with a SQL expression, which expires the attribute at flush (F3)."""
-    if _factory(attribute) not in COLUMN_FACTORIES:
+    if _factory(attribute) not in COLUMN_FACTORIES or not isinstance(attribute.value, ast.Call):
         return False
     onupdate = _keyword(attribute.value, "onupdate")
     # A plain function or lambda runs in Python and its value is kept on the object.
@@ -208,8 +267,9 @@ def _has_sql_onupdate(attribute: _Attribute) -> bool:
 
 def _has_eager_defaults(node: ast.ClassDef) -> bool:
     for statement in node.body:
-        if _assigned_name(statement) == "__mapper_args__" and isinstance(statement.value, ast.Dict):
-            for key, value in zip(statement.value.keys, statement.value.values, strict=True):
+        mapper_args = _assigned_value(statement)
+        if _assigned_name(statement) == "__mapper_args__" and isinstance(mapper_args, ast.Dict):
+            for key, value in zip(mapper_args.keys, mapper_args.values, strict=True):
                 if isinstance(key, ast.Constant) and key.value == "eager_defaults":
                     return isinstance(value, ast.Constant) and value.value is True
     return False

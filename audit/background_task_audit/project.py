@@ -7,13 +7,14 @@ such as `asyncio.create_task`, which is all the checks need to know about them.
 """
 
 import ast
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from background_task_audit.sources import SourceModule, parse_file
-from background_task_audit.syntax import all_nodes, module_level_statements
+from background_task_audit.sources import SourceModule, read_file
+from background_task_audit.syntax import module_level_statements
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -49,13 +50,8 @@ class FunctionRef:
     def defaults(self) -> dict[str, ast.expr]:
         arguments = self.node.args
         positional = [*arguments.posonlyargs, *arguments.args]
-        paired = dict(
-            zip(
-                [a.arg for a in positional[len(positional) - len(arguments.defaults) :]],
-                arguments.defaults,
-                strict=True,
-            )
-        )
+        with_defaults = [a.arg for a in positional[len(positional) - len(arguments.defaults) :]]
+        paired = dict(zip(with_defaults, arguments.defaults, strict=True))
         paired.update(
             {a.arg: d for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True) if d is not None}
         )
@@ -131,10 +127,16 @@ def _statement_blocks(statement: ast.stmt) -> Iterator[list[ast.stmt]]:
 
 
 class Project:
-    """The scanned modules and the declarations they can reach by import."""
+    """The scanned modules and the declarations they can reach by import.
 
-    def __init__(self, modules: list[SourceModule], *, base: Path) -> None:
+    `analysed` are the scanned modules read in full (the ones that mention what the audit
+    looks for); the other scanned modules, like the rest of the source tree, are parsed
+    only when a name is looked up in them.
+    """
+
+    def __init__(self, modules: list[SourceModule], *, base: Path, analysed: list[SourceModule] | None = None) -> None:
         self.modules = modules
+        self.analysed = modules if analysed is None else analysed
         self._base = base
         self._by_name = {module.name: module for module in reversed(modules)}
         self._scanned = {id(module) for module in modules}
@@ -143,6 +145,8 @@ class Project:
         self._tables: dict[int, _SymbolTable] = {}
         self._functions: dict[int, list[FunctionRef]] = {}
         self._methods: dict[str, list[FunctionRef]] | None = None
+        self._resolved: dict[tuple[int, str], Symbol | None] = {}
+        self._root_entries: dict[Path, set[str]] = {}
 
     def is_scanned(self, module: SourceModule) -> bool:
         return id(module) in self._scanned
@@ -157,12 +161,23 @@ class Project:
 
     def _load_context_module(self, name: str) -> SourceModule | None:
         relative = Path(*name.split("."))
-        for root in self._roots:
+        top = name.partition(".")[0]
+        for root in (root for root in self._roots if top in self._entries(root)):
             for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
                 if candidate.is_file():
-                    parsed = parse_file(candidate, base=self._base)
-                    return parsed if isinstance(parsed, SourceModule) else None
+                    read = read_file(candidate, base=self._base)
+                    return read if isinstance(read, SourceModule) else None
         return None
+
+    def _entries(self, root: Path) -> set[str]:
+        """The importable names directly under `root` (packages and modules), read once."""
+        if root not in self._root_entries:
+            try:
+                names = {entry.name.removesuffix(".py") for entry in os.scandir(root)}
+            except OSError:
+                names = set()
+            self._root_entries[root] = names
+        return self._root_entries[root]
 
     def resolve(self, expr: ast.expr, *, module: SourceModule) -> Symbol | None:
         if isinstance(expr, ast.Name):
@@ -178,9 +193,21 @@ class Project:
             return ExternalRef(f"{base.qualified_name}.{expr.attr}")
         if isinstance(base, ClassRef):
             return self.method(base, expr.attr)
+        if isinstance(base, AssignmentRef) and isinstance(base.value, ast.Call):
+            # A module-level instance (`service = Service()`): its class's method.
+            made = self.resolve(base.value.func, module=base.module)
+            if isinstance(made, ClassRef):
+                return self.method(made, expr.attr)
         return None
 
-    def resolve_name(self, name: str, *, module: SourceModule, seen: frozenset = frozenset()) -> Symbol | None:
+    def resolve_name(self, name: str, *, module: SourceModule) -> Symbol | None:
+        """What `name` means in `module`: its own definition, or what an import brings, followed."""
+        key = (id(module), name)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve_name(name, module=module, seen=frozenset())
+        return self._resolved[key]
+
+    def _resolve_name(self, name: str, *, module: SourceModule, seen: frozenset[tuple[str, str]]) -> Symbol | None:
         key = (module.name, name)
         if key in seen:
             return None
@@ -194,7 +221,7 @@ class Project:
         if attribute is None:
             return ModuleRef(target_module) if target_module else ExternalRef(target)
         if target_module is not None:
-            found = self.resolve_name(attribute, module=target_module, seen=seen | {key})
+            found = self._resolve_name(attribute, module=target_module, seen=seen | {key})
             if found is not None:
                 return found
         submodule = self.module(f"{target}.{attribute}")
@@ -204,7 +231,8 @@ class Project:
 
     def method(self, cls: ClassRef, name: str, *, depth: int = 0) -> FunctionRef | None:
         """Method `name` of `cls` or of a base class in the tree."""
-        for statement in cls.node.body:
+        # The last definition wins, as in Python: `@overload` stubs come before the real one.
+        for statement in reversed(cls.node.body):
             if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef) and statement.name == name:
                 return FunctionRef(module=cls.module, node=statement, owner=cls.node)
         for base in self.base_classes(cls) if depth < 5 else []:
@@ -214,7 +242,11 @@ class Project:
         return None
 
     def base_classes(self, cls: ClassRef) -> list[ClassRef]:
-        bases = (self.resolve(base, module=cls.module) for base in cls.node.bases)
+        # `class Repo(RepositoryBase[Job])`: the generic's class.
+        bases = (
+            self.resolve(base.value if isinstance(base, ast.Subscript) else base, module=cls.module)
+            for base in cls.node.bases
+        )
         return [base for base in bases if isinstance(base, ClassRef) and base.node is not cls.node]
 
     def functions(self, module: SourceModule) -> list[FunctionRef]:
@@ -227,7 +259,7 @@ class Project:
         """Methods called `name` in any scanned class, for receivers whose type is unknown."""
         if self._methods is None:
             self._methods = defaultdict(list)
-            for module in self.modules:
+            for module in self.analysed:
                 for function in self.functions(module):
                     if function.owner is not None:
                         self._methods[function.node.name].append(function)
@@ -242,9 +274,10 @@ class Project:
 def _build_table(module: SourceModule) -> _SymbolTable:
     table = _SymbolTable()
     # Imports anywhere (functions import lazily too); module-level ones win below.
-    for node in all_nodes(module.tree):
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            table.imports.update(_import_bindings(node, module=module))
+    if "import" in module.text:
+        for node in _statements_anywhere(module.tree.body):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                table.imports.update(_import_bindings(node, module=module))
     for statement in module_level_statements(module.tree.body):
         if isinstance(statement, ast.Import | ast.ImportFrom):
             table.imports.update(_import_bindings(statement, module=module))
@@ -252,12 +285,24 @@ def _build_table(module: SourceModule) -> _SymbolTable:
             table.definitions[statement.name] = FunctionRef(module=module, node=statement)
         elif isinstance(statement, ast.ClassDef):
             table.definitions[statement.name] = ClassRef(module=module, node=statement)
+        elif type(statement).__name__ == "TypeAlias" and isinstance(getattr(statement, "name", None), ast.Name):
+            # `type SessionDep = Annotated[...]` (Python 3.12).
+            name = statement.name.id  # type: ignore[attr-defined]
+            table.definitions[name] = AssignmentRef(module=module, name=name, value=statement.value)  # type: ignore[attr-defined]
         elif isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
             targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
             for target in targets:
                 if isinstance(target, ast.Name):
                     table.definitions[target.id] = AssignmentRef(module=module, name=target.id, value=statement.value)
     return table
+
+
+def _statements_anywhere(statements: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, in functions and classes too, without walking expressions."""
+    for statement in statements:
+        yield statement
+        for block in _statement_blocks(statement):
+            yield from _statements_anywhere(block)
 
 
 def _import_bindings(node: ast.Import | ast.ImportFrom, *, module: SourceModule) -> dict[str, tuple[str, str | None]]:

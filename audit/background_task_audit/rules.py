@@ -69,11 +69,19 @@ RULES: dict[str, Rule] = {
 
 @dataclass(frozen=True)
 class Check:
+    """`severity` in background code; `elsewhere`, the severity in code no task reaches
+    (routes, scripts), for the checks that also apply there.
+    """
+
     name: str
     rule_id: str
     catalog_ids: tuple[str, ...]
     severity: Severity
     fix: str
+    elsewhere: Severity | None = None
+
+    def severity_for(self, *, in_background: bool) -> Severity:
+        return self.severity if in_background or self.elsewhere is None else self.elsewhere
 
     @property
     def rule(self) -> Rule:
@@ -121,6 +129,7 @@ SESSION_HELD_ACROSS_IO = Check(
     catalog_ids=("F10",),
     severity=Severity.error,
     fix="Do the network I/O or sleep first, then write in a short session.",
+    elsewhere=Severity.warning,
 )
 LAZY_RELATIONSHIP = Check(
     name="lazy-relationship",
@@ -128,6 +137,7 @@ LAZY_RELATIONSHIP = Check(
     catalog_ids=("F1",),
     severity=Severity.error,
     fix="Load it eagerly: .options(selectinload(...)), awaitable_attrs or refresh(obj, [attr]).",
+    elsewhere=Severity.warning,
 )
 EXPIRED_ATTRIBUTE = Check(
     name="expired-attribute",
@@ -135,6 +145,7 @@ EXPIRED_ATTRIBUTE = Check(
     catalog_ids=("F2", "F7"),
     severity=Severity.error,
     fix="Use expire_on_commit=False, read before the commit, or pass plain values.",
+    elsewhere=Severity.warning,
 )
 ONUPDATE_AFTER_COMMIT = Check(
     name="onupdate-read-after-commit",
@@ -142,6 +153,7 @@ ONUPDATE_AFTER_COMMIT = Check(
     catalog_ids=("F3",),
     severity=Severity.error,
     fix="Use server_onupdate=FetchedValue() with eager_defaults, or refresh before reading.",
+    elsewhere=Severity.warning,
 )
 SESSION_SHARED_BY_CONCURRENT_TASKS = Check(
     name="session-shared-by-concurrent-tasks",
@@ -149,6 +161,7 @@ SESSION_SHARED_BY_CONCURRENT_TASKS = Check(
     catalog_ids=("F9",),
     severity=Severity.error,
     fix="Give each concurrent task its own session; bound the concurrency.",
+    elsewhere=Severity.warning,
 )
 TASK_REFERENCE_DROPPED = Check(
     name="task-reference-dropped",
@@ -191,6 +204,15 @@ JSON_MUTATED_IN_PLACE = Check(
     catalog_ids=(),
     severity=Severity.error,
     fix="Assign a new value (or update in SQL); in-place changes are not tracked.",
+    elsewhere=Severity.warning,
+)
+STATUS_WRITTEN_ON_FAILED_SESSION = Check(
+    name="status-written-on-failed-session",
+    rule_id="R5",
+    catalog_ids=("F11",),
+    severity=Severity.error,
+    fix="Roll back first, or record the status in a fresh session.",
+    elsewhere=Severity.warning,
 )
 SYNC_TASK_DRIVES_ASYNC = Check(
     name="sync-task-drives-async",
@@ -220,6 +242,7 @@ CHECKS: tuple[Check, ...] = (
     SESSION_SHARED_BY_CONCURRENT_TASKS,
     TASK_REFERENCE_DROPPED,
     NO_TERMINAL_STATUS_ON_ERROR,
+    STATUS_WRITTEN_ON_FAILED_SESSION,
     EXCEPTION_SWALLOWED,
     MODULE_ENGINE_ON_NEW_LOOP,
     ENGINE_NOT_DISPOSED,

@@ -11,12 +11,74 @@ ALL_RELATIONSHIPS = frozenset({"*"})
 
 @dataclass(frozen=True)
 class SessionValue:
-    """An AsyncSession (or connection); `origin` says where it came from, for messages."""
+    """An AsyncSession (or connection); `origin` says where it came from, for messages.
+
+    `connection`: an engine connection, which holds its database connection from the start.
+    `context_var`: read from a ContextVar, which tasks created afterwards inherit.
+    """
 
     origin: str
     from_request: bool = False
     expires_on_commit: bool | None = None
     long_lived: bool = False
+    connection: bool = False
+    context_var: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionMakerValue:
+    """Something that makes sessions when called: a sessionmaker or a scoped-session registry."""
+
+    origin: str
+    expires_on_commit: bool | None = None
+
+
+@dataclass(frozen=True)
+class EngineValue:
+    origin: str
+
+
+@dataclass(frozen=True)
+class ClientValue:
+    """A client of a slow network service: `label` names it in messages (`HTTP`, `openai`...)."""
+
+    label: str
+    methods: frozenset[str] | None = None  # the calls that go over the network; None: all of them
+
+
+@dataclass(frozen=True)
+class CoroutinesValue:
+    """Coroutines or tasks collected to run together (a list, a comprehension), with the sessions they carry."""
+
+    sessions: tuple[tuple[str, SessionValue], ...] = ()
+    many: bool = False
+
+    def with_more(self, sessions: dict[str, SessionValue], *, many: bool = False) -> "CoroutinesValue":
+        known = dict(self.sessions)
+        repeated = many or any(name in known for name in sessions) or bool(self.sessions and sessions)
+        known.update(sessions)
+        return CoroutinesValue(sessions=tuple(sorted(known.items())), many=self.many or repeated)
+
+
+@dataclass(frozen=True)
+class ClassValue:
+    """A class itself, as `cls` in a classmethod: calling it makes an instance."""
+
+    cls: ClassRef
+
+
+@dataclass(frozen=True)
+class ConstantValue:
+    """`True`, `False` or `None` given as an argument: a flag that decides which branch runs."""
+
+    value: bool | None
+
+
+@dataclass(frozen=True)
+class ContextVarValue:
+    """A module-level ContextVar that holds sessions."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -47,12 +109,16 @@ class OrmValue:
 
 @dataclass(frozen=True)
 class QueryValue:
-    """A select() of a model, the result of executing it, or the rows taken from it."""
+    """A select() of a model, the result of executing it, or the rows taken from it.
+
+    `scalars`: its rows are ORM instances (`scalars()`, SQLModel's `exec()`), not `Row` tuples.
+    """
 
     model: ModelInfo
     eager: frozenset[str] = frozenset()
     session: str | None = None
     expired: bool = False
+    scalars: bool = True
 
     def row(self) -> OrmValue:
         return OrmValue(model=self.model, session=self.session, loaded=True, eager=self.eager, expired=self.expired)
@@ -86,17 +152,26 @@ class TupleValue:
     items: tuple["Value | None", ...]
 
 
-@dataclass(frozen=True)
-class HttpClientValue:
-    pass
-
-
-Value = SessionValue | OrmValue | QueryValue | AwaitableAttrsValue | HolderValue | TupleValue | HttpClientValue
+Value = (
+    SessionValue
+    | SessionMakerValue
+    | EngineValue
+    | ClientValue
+    | CoroutinesValue
+    | ContextVarValue
+    | ConstantValue
+    | ClassValue
+    | OrmValue
+    | QueryValue
+    | AwaitableAttrsValue
+    | HolderValue
+    | TupleValue
+)
 
 
 @dataclass
 class FlowState:
-    """Values of local names on one path, sessions in use, and sessions inside `async with`.
+    """Values of local names on one path, the sessions in use, and names that alias a session.
 
     `left` says how the path stopped: "loop" (break, continue), "function" (return, raise),
     or None while it goes on. A path that left does not reach the statements after it.
@@ -104,11 +179,11 @@ class FlowState:
 
     values: dict[str, Value] = field(default_factory=dict)
     in_use: set[str] = field(default_factory=set)
-    open_blocks: set[str] = field(default_factory=set)
+    aliases: dict[str, str] = field(default_factory=dict)
     left: str | None = None
 
     def copy(self) -> "FlowState":
-        return replace(self, values=dict(self.values), in_use=set(self.in_use), open_blocks=set(self.open_blocks))
+        return replace(self, values=dict(self.values), in_use=set(self.in_use), aliases=dict(self.aliases))
 
     def merged(self, other: "FlowState") -> "FlowState":
         """Where two paths meet. One that left elsewhere adds nothing; two that left stay left."""
@@ -121,9 +196,7 @@ class FlowState:
                 values[name] = value.combined(theirs)
             else:
                 values[name] = value
-        return FlowState(
-            values=values, in_use=self.in_use | other.in_use, open_blocks=self.open_blocks | other.open_blocks
-        )
+        return FlowState(values=values, in_use=self.in_use | other.in_use, aliases={**other.aliases, **self.aliases})
 
     def sessions(self) -> dict[str, SessionValue]:
         return {name: value for name, value in self.values.items() if isinstance(value, SessionValue)}
@@ -171,9 +244,6 @@ class FlowState:
             self.values[name] = replace(value, modified=True)
 
     def holding(self) -> list[str]:
-        """Sessions that hold a connection or transaction now: in use, in `async with`, or long-lived."""
-        return sorted(
-            name
-            for name, session in self.sessions().items()
-            if name in self.in_use or name in self.open_blocks or session.long_lived
-        )
+        """Sessions that hold a connection now: used since their last commit, rollback or close."""
+        sessions = self.sessions()
+        return sorted(name for name in self.in_use if name in sessions)

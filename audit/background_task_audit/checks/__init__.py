@@ -13,6 +13,7 @@ from background_task_audit.checks.concurrency import (
 from background_task_audit.checks.context import EntryContext
 from background_task_audit.checks.engines import judge_engines
 from background_task_audit.checks.failures import (
+    judge_failed_session_write,
     judge_swallowed_errors,
     judge_terminal_status,
 )
@@ -29,6 +30,7 @@ from background_task_audit.checks.verdicts import Verdict
 from background_task_audit.events import (
     AttributeRead,
     ConcurrentSessionUse,
+    FailedSessionWrite,
     FlowEvent,
     JsonMutation,
     LongLivedSessionUse,
@@ -37,6 +39,7 @@ from background_task_audit.events import (
 )
 
 FLOW_CHECKS: dict[type[FlowEvent], Callable[..., Iterator[Verdict]]] = {
+    FailedSessionWrite: judge_failed_session_write,
     TaskHandoff: judge_handoff,
     LongLivedSessionUse: judge_long_lived_session,
     NetworkWaitWhileHolding: judge_network_wait,

@@ -19,7 +19,7 @@ def render_sarif(report: AuditReport, *, help_uri_base: str = "") -> str:
     rules = [RULES[rule_id] for rule_id in dict.fromkeys(check.rule_id for check in CHECKS)]
     index = {rule.id: position for position, rule in enumerate(rules)}
     run = {
-        "tool": {"driver": {"name": "playbook-audit", "rules": [_rule(rule, help_uri_base) for rule in rules]}},
+        "tool": {"driver": {"name": "background-task-audit", "rules": [_rule(rule, help_uri_base) for rule in rules]}},
         "results": [_result(finding, rule_index=index[finding.rule_id]) for finding in report.findings],
         "invocations": [
             {
@@ -33,7 +33,7 @@ def render_sarif(report: AuditReport, *, help_uri_base: str = "") -> str:
     return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
 
 
-def _rule(rule: Rule, help_uri_base: str) -> dict:
+def _rule(rule: Rule, help_uri_base: str) -> dict[str, object]:
     return {
         "id": rule.id,
         "name": rule.name,
@@ -42,7 +42,7 @@ def _rule(rule: Rule, help_uri_base: str) -> dict:
     }
 
 
-def _result(finding: Finding, *, rule_index: int) -> dict:
+def _result(finding: Finding, *, rule_index: int) -> dict[str, object]:
     catalog = f" [{', '.join(finding.check.catalog_ids)}]" if finding.check.catalog_ids else ""
     return {
         "ruleId": finding.rule_id,
@@ -58,7 +58,7 @@ def _result(finding: Finding, *, rule_index: int) -> dict:
     }
 
 
-def _location(location: Location) -> dict:
+def _location(location: Location) -> dict[str, object]:
     path = PurePosixPath(location.path)
     uri = path.as_uri() if path.is_absolute() else location.path
     return {

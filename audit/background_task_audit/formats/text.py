@@ -4,7 +4,7 @@ ending with one summary line.
 
 import textwrap
 
-from background_task_audit.findings import AuditReport, EntryPoint, Finding
+from background_task_audit.findings import AuditReport, EntryPoint, FileNote, Finding
 from background_task_audit.rules import Severity
 
 WIDTH = 80
@@ -14,19 +14,24 @@ INDENT = "    "
 def render_text(report: AuditReport, *, help_uri_base: str = "") -> str:
     sections = [_entry_section(entry, report, help_uri_base=help_uri_base) for entry in report.entry_points]
     unattached = [finding for finding in report.findings if finding.entry_point is None]
-    if unattached:
-        findings = (_finding(finding, help_uri_base=help_uri_base) for finding in unattached)
-        sections.append("\n".join(["== not tied to an entry point", *findings]))
+    elsewhere = [finding for finding in unattached if not finding.in_background]
+    modules = [finding for finding in unattached if finding.in_background]
+    for title, findings in (("outside background work", elsewhere), ("not tied to an entry point", modules)):
+        if findings:
+            sections.append("\n".join([f"== {title}", *(_finding(f, help_uri_base=help_uri_base) for f in findings)]))
     if report.notes:
-        sections.append("\n".join(["== notes", *(f"{note.path}: {note.message}" for note in report.notes)]))
+        sections.append("\n".join(["== notes", *(_note(note) for note in report.notes)]))
     return "\n\n".join([*sections, summary_line(report)]) + "\n"
+
+
+def _note(note: FileNote) -> str:
+    place = f"{note.path}:{note.line}" if note.line is not None else note.path
+    return "\n".join(textwrap.wrap(f"{place}: {note.message}", WIDTH, subsequent_indent=INDENT, break_on_hyphens=False))
 
 
 def _entry_section(entry: EntryPoint, report: AuditReport, *, help_uri_base: str) -> str:
     findings = [finding for finding in report.findings if finding.entry_point == entry.name]
-    lines = [f"== {entry.name} ({entry.kind})"]
-    if entry.location is not None:
-        lines.append(f"{INDENT}defined at {entry.location}")
+    lines = [f"== {entry.name} ({entry.kind})", f"{INDENT}defined at {entry.location}"]
     lines += [f"{INDENT}started at {location}" for location in entry.started_at]
     lines += [_finding(finding, help_uri_base=help_uri_base) for finding in findings] or [f"{INDENT}no findings"]
     return "\n".join(lines)
