@@ -9,7 +9,8 @@ of each variant.
 
 The schema is created with `create_all`, which adds missing tables and never changes
 existing ones: a database created by an older version of the models is refused with
-`OutdatedSchema`, which names the missing columns, rather than failing on first use.
+`OutdatedSchema`, which names the missing columns, rather than failing on first use. The
+job queue's tables (procrastinate's schema, of the pinned version) are created with them.
 """
 
 import asyncio
@@ -18,9 +19,10 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, event, inspect
+from procrastinate.schema import SchemaManager
+from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from playbook.app.models import Base
 from playbook.app.settings import Settings
@@ -31,12 +33,15 @@ class OutdatedSchema(RuntimeError):
 
 
 async def create_schema(url: URL) -> None:
-    """Create the tables that are missing; raise `OutdatedSchema` if existing ones lack columns."""
+    """Create the missing tables, the queue's included; raise `OutdatedSchema` if existing ones lack columns."""
     engine = create_async_engine(url)
     try:
         async with engine.begin() as connection:
+            # One process at a time: an app and a worker starting together must not both create a table.
+            await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('playbook schema'))"))
             await connection.run_sync(Base.metadata.create_all)
             missing = await connection.run_sync(missing_columns)
+            await _create_queue_schema(connection)
     finally:
         await engine.dispose()
     if missing:
@@ -54,6 +59,14 @@ def missing_columns(connection: Connection) -> list[str]:
         present = {column["name"] for column in inspector.get_columns(table.name)}
         missing += [f"{table.name}.{column.name}" for column in table.columns if column.name not in present]
     return missing
+
+
+async def _create_queue_schema(connection: AsyncConnection) -> None:
+    if await connection.scalar(text("SELECT to_regclass('procrastinate_jobs')")) is not None:
+        return
+    # The schema is a script of many statements: asyncpg runs it unprepared, in this transaction.
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.execute(SchemaManager.get_schema())  # type: ignore[union-attr]
 
 
 @dataclass
@@ -79,6 +92,7 @@ class PoolStats:
 
 
 _bound_engine: AsyncEngine | None = None
+_bound_settings: Settings | None = None
 _bound_pool_stats = PoolStats()
 _background_slots: asyncio.Semaphore | None = None
 
@@ -88,6 +102,13 @@ def get_engine() -> AsyncEngine:
     if _bound_engine is None:
         raise RuntimeError("no engine is bound: run inside the app lifespan or a worker (bound_engine)")
     return _bound_engine
+
+
+def get_bound_settings() -> Settings:
+    """The settings the engine of this process was bound with: what background code runs by."""
+    if _bound_settings is None:
+        raise RuntimeError("no engine is bound: run inside the app lifespan or a worker (bound_engine)")
+    return _bound_settings
 
 
 def get_pool_stats() -> PoolStats:
@@ -131,7 +152,7 @@ async def background_slot() -> AsyncIterator[None]:
 @asynccontextmanager
 async def bound_engine(url: URL, settings: Settings) -> AsyncIterator[AsyncEngine]:
     """Create the engine on the running loop, bind it for background code, dispose it at exit."""
-    global _bound_engine, _bound_pool_stats, _background_slots
+    global _bound_engine, _bound_settings, _bound_pool_stats, _background_slots
     if _bound_engine is not None:
         raise RuntimeError("an engine is already bound in this process")
     background_slots = asyncio.Semaphore(settings.background_connections)
@@ -146,9 +167,9 @@ async def bound_engine(url: URL, settings: Settings) -> AsyncIterator[AsyncEngin
     _bound_pool_stats = PoolStats()
     _bound_pool_stats.attach(engine)
     _background_slots = background_slots
-    _bound_engine = engine
+    _bound_engine, _bound_settings = engine, settings
     try:
         yield engine
     finally:
-        _bound_engine = _background_slots = None
+        _bound_engine = _bound_settings = _background_slots = None
         await engine.dispose()

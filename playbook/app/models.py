@@ -27,6 +27,8 @@ def utcnow() -> datetime:
 class JobStatus(StrEnum):
     pending = "pending"
     processing = "processing"
+    # Stopped by a shutdown or a lost process before it finished: resumed, never final.
+    interrupted = "interrupted"
     completed = "completed"
     partial = "partial"
     failed = "failed"
@@ -43,6 +45,7 @@ class JobKind(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.completed, JobStatus.partial, JobStatus.failed})
+UNFINISHED_STATUSES = frozenset({JobStatus.pending, JobStatus.processing, JobStatus.interrupted})
 # The owner of jobs created while the API runs without API keys.
 OPEN_OWNER = "open"
 
@@ -77,6 +80,11 @@ class Job(Base):
     end_time: Mapped[datetime | None]
     # A SQL-expression onupdate: the value is only known to the database after a flush (F3).
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    # Who runs the job ("background" or "procrastinate"), the process running it
+    # (an `Instance`), and how many runs it has had: what recovery after a crash reads.
+    executor: Mapped[str] = mapped_column(String(16), default="background", server_default="background")
+    instance_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
 
     sitemap_files: Mapped[list["SitemapFile"]] = relationship(back_populates="job", order_by="SitemapFile.id")
 
@@ -161,3 +169,16 @@ class Contact(Base):
     domain: Mapped[str] = mapped_column(String(253))
     email: Mapped[str] = mapped_column(String(320))
     source_url: Mapped[str] = mapped_column(Text)
+
+
+class Instance(Base):
+    """A process that runs jobs (an app or a worker), alive while its heartbeat is recent."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    role: Mapped[str] = mapped_column(String(16))  # "app" or "worker"
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    heartbeat_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -12,6 +12,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 Variant = Literal["legacy", "standardized"]
 VARIANTS: tuple[Variant, ...] = ("legacy", "standardized")
+ExecutorName = Literal["background", "procrastinate"]
 MIN_API_KEY_LENGTH = 16
 
 
@@ -47,6 +48,28 @@ class Settings(BaseSettings):
     )
     reaper_interval: float = Field(default=30.0, gt=0, description="Seconds between sweeps for stuck jobs.")
     stale_after: float = Field(default=300.0, gt=0, description="A job processing this long without progress is stuck.")
+
+    # Crash safety and scaling out (docs/crash-safety.md).
+    executor: ExecutorName = Field(
+        default="background",
+        description="Who runs the standardized jobs: this process (background) or procrastinate workers.",
+    )
+    shutdown_grace: float = Field(
+        default=10.0, ge=0, description="Seconds running jobs get to finish at SIGTERM before they are cancelled."
+    )
+    heartbeat_interval: float = Field(default=2.0, gt=0, description="Seconds between a process's heartbeats.")
+    dead_after: float = Field(
+        default=8.0, gt=0, description="A process whose heartbeat is this many seconds old is dead; its jobs resume."
+    )
+    job_time_limit: float = Field(default=3600.0, gt=0, description="Seconds a job may run before it is failed.")
+    max_attempts: int = Field(default=3, ge=1, description="Runs a job gets, recoveries included, before it fails.")
+    db_retry_for: float = Field(
+        default=30.0, ge=0, description="Seconds a background write is retried while the database is unreachable."
+    )
+    worker_concurrency: int = Field(default=4, ge=1, description="Jobs one procrastinate worker runs at once.")
+    batch_part_size: int = Field(
+        default=50, ge=1, description="Items per queued part of a batch, so several workers share one batch."
+    )
 
     # Who may call the API (playbook.app.auth).
     api_keys: Annotated[list[str], NoDecode] = Field(

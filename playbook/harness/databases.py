@@ -4,6 +4,7 @@
 compare runner, the benchmarks and `make serve` each create a database of their own there.
 """
 
+import contextlib
 from typing import Any
 
 import asyncpg
@@ -43,7 +44,9 @@ async def create_database(server_url: URL, name: str, *, replace: bool) -> URL:
             await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            await connection.execute(f'CREATE DATABASE "{name}"')
+            # `make serve` and `make worker` started together may both get here: one creates it.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
     return server_url.set(database=name)
