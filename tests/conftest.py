@@ -69,9 +69,16 @@ def pytest_runtest_makereport(
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    # A short upstream timeout keeps the timeout scenarios quick; the reapers sweep once, at startup.
+    # A short upstream timeout keeps the timeout scenarios quick; the reapers and the recovery
+    # sweep run once, at startup, so that no sweep holds a connection while a test counts them.
     # The spec polls jobs as fast as it can: the rate limit is tested on its own (tests/test_limits.py).
-    return Settings(upstream_timeout=0.5, reaper_interval=3600, rate_limit_per_second=10_000, rate_limit_burst=10_000)
+    return Settings(
+        upstream_timeout=0.5,
+        reaper_interval=3600,
+        heartbeat_interval=3600,
+        rate_limit_per_second=10_000,
+        rate_limit_burst=10_000,
+    )
 
 
 @pytest.fixture(scope="session")

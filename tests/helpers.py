@@ -4,10 +4,10 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from playbook.app.models import Base, Job
+from playbook.app.models import Base, Job, JobStatus
 from playbook.harness.server import RunningApp
 
 
@@ -78,3 +78,10 @@ async def statuses_seen(app: RunningApp, accepted: dict[str, Any]) -> list[str]:
         await asyncio.sleep(0.02)
     final = (await read_job(app, accepted["id"]))["status"]
     return seen if final == seen[-1] else [*seen, final]
+
+
+async def leave_unfinished(engine: AsyncEngine, job_id: str) -> None:
+    """Put a finished job back the way a process killed before its last write leaves it: processing."""
+    async with AsyncSession(engine) as session:
+        await session.execute(update(Job).where(Job.id == job_id).values(status=JobStatus.processing, end_time=None))
+        await session.commit()

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -230,7 +230,7 @@ async def test_concurrent_batch_bounds_connections_and_throttles_progress(
     job_id = await _insert_batch_job(read_engine, len(items))
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=roomy)):
         job_updates: list[str] = []
-        event.listen(get_engine().sync_engine, "before_cursor_execute", _record_job_updates(job_updates))
+        event.listen(get_engine().sync_engine, "before_cursor_execute", _record_job_updates(job_updates, job_id))
         get_pool_stats().reset_peak()
         started = time.monotonic()
         async with writes_blocked(read_engine, "batch_items"):
@@ -287,9 +287,12 @@ async def test_background_sessions_leave_a_connection_for_requests(
     assert (job["status"], job["completed_count"], job["failed_count"]) == ("completed", 20, 0)
 
 
-def _record_job_updates(updates: list[str]) -> Callable[..., None]:
-    def before_cursor_execute(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.startswith("UPDATE jobs"):
+def _record_job_updates(updates: list[str], job_id: uuid.UUID) -> Callable[..., None]:
+    # This job's updates only: the app's own sweeps update jobs too.
+    def before_cursor_execute(
+        _conn: object, _cursor: object, statement: str, parameters: tuple[object, ...], *_args: object
+    ) -> None:
+        if statement.startswith("UPDATE jobs") and job_id in parameters:
             updates.append(statement)
 
     return before_cursor_execute
@@ -316,7 +319,9 @@ async def _stored_job(read_engine: AsyncEngine, job_id: uuid.UUID) -> Job:
 
 
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
-async def test_database_failure_mid_batch_ends_failed_with_the_error(app: RunningApp, read_engine: AsyncEngine) -> None:
+async def test_database_failure_mid_batch_ends_failed_with_the_error(
+    app: RunningApp, read_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
     # The database refuses one item's row: an error the service does not expect.
     async with read_engine.begin() as connection:
         await connection.execute(
@@ -334,6 +339,8 @@ async def test_database_failure_mid_batch_ends_failed_with_the_error(app: Runnin
     assert job["completed_count"] == 1, "the item before the failure stays counted"
     aware(job["end_time"])
     assert app.escaped_exceptions == []
+    # Nor did it escape the task the job ran in: recorded on the job, never raised again.
+    assert [record.getMessage() for record in caplog.records if record.name == "standardized.runner"] == []
 
 
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
@@ -355,7 +362,9 @@ async def test_api_stays_responsive_while_a_batch_waits_on_slow_sites(
 
 
 @pytest.mark.standardized
-async def test_cancelled_batch_ends_failed(standardized_runtime: RunningApp, read_engine: AsyncEngine) -> None:
+async def test_cancelled_batch_ends_interrupted_to_be_resumed(
+    standardized_runtime: RunningApp, read_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
     job_id = await _insert_batch_job(read_engine, 3)
     task = asyncio.create_task(process_batch_with_own_session(job_id, ["slow-1.test", "slow-2.test", "slow-3.test"]))
     # The job's row is the only sign the task started: poll the database for it.
@@ -366,22 +375,52 @@ async def test_cancelled_batch_ends_failed(standardized_runtime: RunningApp, rea
         await task
 
     stored = await _stored_job(read_engine, job_id)
-    assert (stored.status, stored.error) == ("failed", "cancelled before it finished")
-    assert stored.end_time is not None
+    assert f"job {job_id} cancelled before it finished" in caplog.messages
+    # Not terminal: a shutdown cancels running jobs, and the next process resumes them.
+    assert (stored.status, stored.error, stored.end_time) == ("interrupted", None, None)
 
 
 @pytest.mark.standardized
-async def test_rerun_of_a_batch_counts_each_item_once(
+async def test_resumed_batch_runs_only_the_items_not_recorded_and_counts_each_once(
     standardized_runtime: RunningApp, read_engine: AsyncEngine
 ) -> None:
+    items = ["alpha.test", "fail-1.test", "beta.test"]
     job_id = await _insert_batch_job(read_engine, 3)
-    for _ in range(2):
-        await process_batch_with_own_session(job_id, ["alpha.test", "fail-1.test", "beta.test"])
+    # What a process killed after two items leaves: two recorded, the job still processing.
+    await process_batch_with_own_session(job_id, items[:2])
+    assert (await _stored_job(read_engine, job_id)).status == "processing"
+    # Marked, so that fetching alpha.test again would show: its row would be written anew.
+    async with read_engine.begin() as connection:
+        await connection.execute(update(BatchItem).where(BatchItem.job_id == job_id).values(title="first run"))
+
+    await process_batch_with_own_session(job_id, items)
 
     stored = await _stored_job(read_engine, job_id)
+    assert (stored.status, stored.completed_count, stored.failed_count) == ("partial", 2, 1)
+    assert stored.item_results == {
+        "alpha.test": "completed",
+        "fail-1.test": "failed: HTTP 500",
+        "beta.test": "completed",
+    }
     async with AsyncSession(read_engine) as session:
-        rows = await session.scalar(select(func.count()).select_from(BatchItem).where(BatchItem.job_id == job_id))
-    assert (stored.status, stored.completed_count, stored.failed_count, rows) == ("partial", 2, 1, 3)
+        rows = await session.execute(
+            select(BatchItem.domain, BatchItem.title).where(BatchItem.job_id == job_id).order_by(BatchItem.domain)
+        )
+        titles = [(domain, title) for domain, title in rows]
+    assert titles == [("alpha.test", "first run"), ("beta.test", "Home of beta.test"), ("fail-1.test", "first run")]
+
+
+@pytest.mark.standardized
+async def test_finished_batch_is_not_run_again(standardized_runtime: RunningApp, read_engine: AsyncEngine) -> None:
+    job_id = await _insert_batch_job(read_engine, 1)
+    await process_batch_with_own_session(job_id, ["fail-1.test"])
+    finished = await _stored_job(read_engine, job_id)
+
+    # A duplicate delivery of a finished job: nothing is written, the terminal status stays.
+    await process_batch_with_own_session(job_id, ["fail-1.test"])
+
+    again = await _stored_job(read_engine, job_id)
+    assert (again.status, again.failed_count, again.end_time) == ("failed", 1, finished.end_time)
 
 
 @pytest.mark.standardized

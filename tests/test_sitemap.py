@@ -29,6 +29,7 @@ from playbook.harness.server import RunningApp, serve_in_process
 from playbook.upstream.sitemaps import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN, Sitemap, crawl_domain
 from standardized.services.sitemap import background_service as standardized_service
 from tests.concurrency import SETTLE, Gauge, until, writes_blocked
+from tests.faults import slow_inserts
 from tests.helpers import (
     assert_rejected_without_writing,
     aware,
@@ -268,13 +269,17 @@ async def test_batch_with_every_domain_failing_ends_failed(app: RunningApp) -> N
 
 
 @pytest.mark.fails_on_legacy("F3", "F11", reason=F3_F11)
-async def test_batch_of_one_domain_completes(app: RunningApp, read_engine: AsyncEngine) -> None:
+async def test_batch_of_one_domain_completes(
+    app: RunningApp, read_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
     job = await run_to_end(app, BATCH, {"domains": ["shop.test"]})
 
     assert (job["status"], job["completed_count"], job["failed_count"]) == ("completed", 1, 0)
     assert job["item_results"] == {"shop.test": "completed"}
     assert await stored_sitemaps(read_engine, job["id"]) == as_stored(default_tree("shop.test"))
     assert_clean_finish(app)
+    # Nothing failed after the job was finished either: a finished job keeps its status, the log tells.
+    assert [record.getMessage() for record in caplog.records if record.levelname == "ERROR"] == []
 
 
 BAD_REQUESTS = {
@@ -317,22 +322,33 @@ async def test_bad_request_gets_a_clear_422_and_writes_nothing(
 
 
 @pytest.mark.standardized
-async def test_standardized_rerun_replaces_what_the_earlier_attempt_stored_R7(
+async def test_standardized_job_run_twice_at_once_stores_each_domain_once_R7(
     database_url: URL, settings: Settings, read_engine: AsyncEngine
 ) -> None:
     domains = ["shop.test", "flat-1.test", "fail-1.test"]
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as app:
         first = await run_to_end(app, BATCH, {"domains": domains})
         stored_first = await stored_sitemaps(read_engine, first["id"])
-        # What a task engine does when a worker died mid-job: run the same job again.
-        await standardized_service.process_batch_background(uuid.UUID(first["id"]), domains)
-        again = await read_job(app, first["id"])
+        job_id = await _insert_job(read_engine, kind="sitemap_batch", total_items=len(domains))
+        # Two processes running one job, as when a process judged dead still runs: both scan every
+        # domain, and each store is slowed down so that the two runs' stores of a domain overlap.
+        async with slow_inserts(read_engine, "sitemap_files", seconds=0.1):
+            await asyncio.gather(*(standardized_service.process_batch_background(job_id, domains) for _ in range(2)))
+        again = await read_job(app, str(job_id))
         assert_clean_finish(app)
 
     assert (first["status"], first["completed_count"], first["failed_count"]) == ("partial", 2, 1)
     assert (again["status"], again["completed_count"], again["failed_count"]) == ("partial", 2, 1)
     assert again["item_results"] == first["item_results"]
-    assert sorted(await stored_sitemaps(read_engine, first["id"])) == sorted(stored_first)
+    assert sorted(await stored_sitemaps(read_engine, str(job_id))) == sorted(stored_first)
+
+
+async def _insert_job(engine: AsyncEngine, *, kind: str, total_items: int) -> uuid.UUID:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        job = Job(kind=kind, total_items=total_items)
+        session.add(job)
+        await session.commit()
+    return job.id
 
 
 @pytest.mark.standardized

@@ -4,7 +4,8 @@
 never see it, so a task cancelled mid-batch (uvicorn cancels running tasks when its
 graceful-shutdown timeout runs out; a timeout or task group around the work does the
 same) ends with no status written. The standard's `run_job` catches the cancellation,
-marks the job `failed` in a fresh session and re-raises it.
+marks the job `interrupted` in a fresh session (not finished, to be resumed by the next
+process) and re-raises it.
 """
 
 import asyncio

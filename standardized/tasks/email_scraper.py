@@ -2,8 +2,10 @@
 
 Shows: an `async def` task on the app's loop (R10) that receives the job id and the
 domain (R1), crawls with no session open (R2), stores each page's addresses and counts
-the page in one short transaction (R1, R9), upserts so that a re-run or an address on
-several pages is stored once (R7), and always ends the job in a terminal status (R5, R6).
+the page in one short transaction (R1, R9), retried if the database is away, upserts so
+that a re-run or an address on several pages is stored once (R7), and always ends the job
+in a terminal status (R5, R6). A resumed scan crawls the site again: recording a page
+again counts it once.
 Does not guarantee: fresh sources. An address keeps the page it was first found on, by
 whichever scan of the domain by the same owner found it first; the job's items are the
 pages it crawled. Another owner's scans store addresses of their own.
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.app.models import Contact, Job
 from playbook.upstream.emails import PageScan, crawl_site
-from standardized.db import get_background_session
+from standardized.db import run_in_transaction
 from standardized.jobs import finish_job, record_item, run_job, start_job
 
 logger = logging.getLogger(__name__)
@@ -42,12 +44,15 @@ async def _scan_site(*, job_id: uuid.UUID, domain: str) -> None:
 
 
 async def _record_page(*, job_id: uuid.UUID, domain: str, page: PageScan) -> None:
-    # One short session stores the page's addresses and counts the page in one transaction.
-    async with get_background_session() as session:
-        if page.emails:
-            await _store_contacts(session=session, job_id=job_id, domain=domain, page=page)
-        await record_item(session=session, job_id=job_id, item=page.url, error=page.error)
-        await _count_crawled_page(session=session, job_id=job_id)
+    # One short transaction stores the page's addresses and counts the page, retried if the database is away.
+    await run_in_transaction(lambda session: _store_page(session=session, job_id=job_id, domain=domain, page=page))
+
+
+async def _store_page(*, session: AsyncSession, job_id: uuid.UUID, domain: str, page: PageScan) -> None:
+    if page.emails:
+        await _store_contacts(session=session, job_id=job_id, domain=domain, page=page)
+    await record_item(session=session, job_id=job_id, item=page.url, error=page.error)
+    await _count_crawled_page(session=session, job_id=job_id)
 
 
 async def _store_contacts(*, session: AsyncSession, job_id: uuid.UUID, domain: str, page: PageScan) -> None:

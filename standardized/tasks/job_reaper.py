@@ -2,7 +2,9 @@
 
 Shows: one short session per sweep, one atomic UPDATE ... RETURNING, and only plain ids
 used after the session closed (R1, R7). A failing sweep is logged and retried; the loop
-never dies quietly (R6).
+never dies quietly (R6). Only jobs that no process claims are reaped: a job whose process
+is known is resumed by the recovery sweep when that process dies (`standardized.recovery`),
+and left alone while it lives; a queued job is the task engine's.
 Does not guarantee: that a job reaped here is not still running somewhere; it relies on
 running jobs touching `updated_at` more often than `stale_after`.
 """
@@ -14,19 +16,21 @@ from datetime import timedelta
 
 from sqlalchemy import func, update
 
-from playbook.app.models import Job, JobStatus
+from playbook.app.models import UNFINISHED_STATUSES, Job, JobStatus
 from standardized.db import get_background_session
 
 logger = logging.getLogger(__name__)
 
 
 async def reap_stuck_jobs(*, stale_after: float) -> list[uuid.UUID]:
-    """Mark failed every unfinished job untouched for `stale_after` seconds; return their ids."""
+    """Mark failed every unclaimed unfinished job untouched for `stale_after` seconds; return their ids."""
     async with get_background_session() as session:
         reaped = await session.scalars(
             update(Job)
             .where(
-                Job.status.in_([JobStatus.pending, JobStatus.processing]),
+                Job.executor == "background",
+                Job.instance_id.is_(None),
+                Job.status.in_(UNFINISHED_STATUSES),
                 Job.updated_at < func.now() - timedelta(seconds=stale_after),
             )
             .values(

@@ -4,7 +4,8 @@ Shows: a task that receives IDs and plain data (R1), fetches each site with no s
 open (R2), writes results in short sessions of its own (R1, R9), and always ends the
 job in a terminal status (R5, R6). `process_batch_concurrently` is the same job with
 bounded concurrency: a fixed number of workers, each with its own sessions (R4),
-writing items and progress a few at a time.
+writing items and progress a few at a time. A resumed job fetches only the items the
+database does not hold yet, and a job shared out in parts gets a part of the items (R7).
 Does not guarantee: ordering of `item_results` under concurrency, or progress newer
 than the last flush while a worker is between flushes.
 """
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.app.models import BatchItem
 from playbook.upstream.sites import SiteError, fetch_site
-from standardized.db import get_background_session
+from standardized.db import run_in_transaction
 from standardized.jobs import finish_job, record_items, run_job, run_workers, start_job
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,10 @@ async def process_batch_concurrently(
 
 
 async def _process_items(*, batch_id: uuid.UUID, items: list[str], workers: int, flush_every: int) -> None:
+    recorded = await start_job(job_id=batch_id)
+    # A resumed job runs only the items the database does not hold yet (R7).
+    items = [item for item in items if item not in recorded]
     logger.info("batch %s: processing %d items with %d worker(s)", batch_id, len(items), workers)
-    await start_job(job_id=batch_id)
     await run_workers(
         items=items,
         workers=workers,
@@ -86,9 +89,8 @@ async def fetch_outcome(*, batch_id: uuid.UUID, item: str) -> Outcome:
 
 
 async def _store_outcomes(*, batch_id: uuid.UUID, outcomes: dict[str, Outcome]) -> None:
-    # One short session writes the items and counts them in one transaction.
-    async with get_background_session() as session:
-        await write_outcomes(session=session, batch_id=batch_id, outcomes=outcomes)
+    # One short transaction writes the items and counts them, retried if the database is away.
+    await run_in_transaction(lambda session: write_outcomes(session=session, batch_id=batch_id, outcomes=outcomes))
 
 
 async def write_outcomes(*, session: AsyncSession, batch_id: uuid.UUID, outcomes: dict[str, Outcome]) -> None:

@@ -2,9 +2,11 @@
 
 Shows: a task that receives the job id and plain data (R1), fetches every page with no
 session open, token waits and rate-limit backoff included (R2), and writes each page's
-places and its count in one short transaction (R1, R9). Places are upserted, so a place on
-two pages or found by two searches is stored once, and a re-run rewrites the same rows
-(R7). The job always ends in a terminal status with its error recorded (R5, R6).
+places and its count in one short transaction (R1, R9), retried if the database is away.
+Places are upserted, so a place on two pages or found by two searches is stored once,
+and a re-run rewrites the same rows (R7). A resumed search starts again from page 1: the
+token for a later page came with the answer to an earlier request, which is gone. The job
+always ends in a terminal status with its error recorded (R5, R6).
 
 Job accounting: the items are the pages, "page 1", "page 2", ...; `total_items` is the
 number of pages fetched. A failed page ends the search, since the token for the next page
@@ -26,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.app.models import Job, JobPlace, Place
 from playbook.upstream.places import FoundPlace, PlacesError, fetch_page
-from standardized.db import get_background_session
+from standardized.db import run_in_transaction
 from standardized.jobs import finish_job, record_item, run_job, start_job
 
 logger = logging.getLogger(__name__)
@@ -41,16 +43,18 @@ async def _search(*, job_id: uuid.UUID, query: str, location: str) -> None:
     logger.info("places search %s: %r in %r", job_id, query, location)
     # Status changes each take a short session of their own, closed before any network call.
     await start_job(job_id=job_id)
-    async with get_background_session() as session:
-        await forget_earlier_pages(session=session, job_id=job_id)
+    await run_in_transaction(lambda session: forget_earlier_pages(session=session, job_id=job_id))
     pages_read = 0
     async for page in fetch_pages(job_id=job_id, query=query, location=location):
-        # Then one short session writes the page's places and counts the page.
-        async with get_background_session() as session:
-            await write_page(session=session, job_id=job_id, page=page)
+        await _store_page(job_id=job_id, page=page)
         pages_read = page.number
     await finish_job(job_id=job_id)
     logger.info("places search %s: done after %d pages", job_id, pages_read)
+
+
+async def _store_page(*, job_id: uuid.UUID, page: "PageOutcome") -> None:
+    # One short transaction writes the page's places and counts the page, retried if the database is away.
+    await run_in_transaction(lambda session: write_page(session=session, job_id=job_id, page=page))
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,11 @@ async def fetch_pages(*, job_id: uuid.UUID, query: str, location: str) -> AsyncI
 async def forget_earlier_pages(*, session: AsyncSession, job_id: uuid.UUID) -> None:
     """A re-run starts again from page 1: drop what an earlier attempt linked and counted (R7)."""
     await session.execute(delete(JobPlace).where(JobPlace.job_id == job_id))
-    await session.execute(update(Job).where(Job.id == job_id).values(total_items=0))
+    await session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(total_items=0, completed_count=0, failed_count=0, item_results={}, error=None)
+    )
 
 
 async def write_page(*, session: AsyncSession, job_id: uuid.UUID, page: PageOutcome) -> None:

@@ -6,8 +6,9 @@ session open (R2); what a domain produced stored in one short session together w
 count, so a domain is recorded whole or not at all (R1, R9); summaries taken from the
 crawl's plain data, never from relationships or `updated_at` loaded back (R3); a batch's
 domains shared out to a fixed number of workers, each opening its own sessions (R4); a
-re-run that replaces what an earlier attempt stored (R7); a job that always ends terminal
-with its error recorded (R5, R6).
+resumed job that scans only the domains not stored yet, and replaces what an earlier
+attempt stored for a domain it scans again (R7); a job that always ends terminal with
+its error recorded (R5, R6).
 Does not guarantee: that a crawl is fast or polite; domains are crawled `WORKERS` at a
 time with no per-host rate limit. What a domain fails on, and the caps, are in `playbook.upstream.sitemaps`.
 """
@@ -17,12 +18,12 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.app.models import SitemapFile, SitemapUrl
 from playbook.upstream.sitemaps import CrawlError, Sitemap, crawl_domain
-from standardized.db import get_background_session
+from standardized.db import run_in_transaction
 from standardized.jobs import finish_job, record_item, run_job, run_workers, start_job
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ async def _scan_domains(*, job_id: uuid.UUID, domains: list[str]) -> None:
     logger.info("sitemap job %s: %d domains to scan", job_id, len(domains))
     # Timed here, not read back from `updated_at` after a commit (F3).
     started = time.perf_counter()
-    await start_job(job_id=job_id)
+    recorded = await start_job(job_id=job_id)
+    # A resumed job scans only the domains the database does not hold yet (R7).
+    domains = [domain for domain in domains if domain not in recorded]
     # Workers share the list of domains, never a session: at most WORKERS crawls run at once,
     # and at most WORKERS connections are held for them (R4).
     await run_workers(
@@ -62,9 +65,10 @@ async def _work_through(*, job_id: uuid.UUID, remaining: Iterator[str]) -> None:
 
 async def _scan_domain(*, job_id: uuid.UUID, domain: str) -> None:
     sitemaps, error = await crawl_or_error(job_id=job_id, domain=domain)
-    # Then one short session stores the domain's documents and counts it in one transaction.
-    async with get_background_session() as session:
-        await store_domain(session=session, job_id=job_id, domain=domain, sitemaps=sitemaps, error=error)
+    # Then one short transaction stores the domain's documents and counts it, retried if the database is away.
+    await run_in_transaction(
+        lambda session: store_domain(session=session, job_id=job_id, domain=domain, sitemaps=sitemaps, error=error)
+    )
     # Summarised from the crawl's plain data, not by loading relationships back (R3, F1).
     logger.info(
         "sitemap job %s: %s: %d sitemaps, %d URLs", job_id, domain, len(sitemaps), sum(len(s.urls) for s in sitemaps)
@@ -85,6 +89,9 @@ async def store_domain(
     *, session: AsyncSession, job_id: uuid.UUID, domain: str, sitemaps: list[Sitemap], error: str | None
 ) -> None:
     """Replace what the job stored for the domain and count it, in the caller's transaction."""
+    # Two runs of one job storing the same domain take turns: the second replaces the first's
+    # documents instead of colliding with them. The lock ends with the transaction.
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{job_id} {domain}", 0))))
     # Whatever an earlier attempt stored for the domain goes first, so a re-run does not
     # add to it (R7); its URLs and nested documents follow by ON DELETE CASCADE.
     await session.execute(delete(SitemapFile).where(SitemapFile.job_id == job_id, SitemapFile.domain == domain))
