@@ -16,7 +16,7 @@ MERMAID_SHA256 := 6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950f
 VENDOR := docs/javascripts/vendor
 MERMAID_STAMP := $(VENDOR)/.mermaid-$(MERMAID_VERSION)
 
-.PHONY: help install vendor versions matrix compare test mutate serve db-stop db-reset fuzz bench load perf-report audit audit-eval lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
+.PHONY: help install vendor versions matrix compare test mutate serve worker db-stop db-reset fuzz bench load perf-report audit audit-eval lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,8 +78,11 @@ docs-zensical: $(DOCS_INPUTS) ## Build the same site with Zensical, strictly, in
 docs-check: $(DOCS_INPUTS) ## Build the docs, then check every page and search in headless Chromium
 	$(BIN)/python -m playbook.docs_tools.check
 
-serve: install ## Serve VARIANT (legacy|standardized) on 127.0.0.1:PORT with the simulator mounted
+serve: install ## Serve VARIANT (legacy|standardized) on 127.0.0.1:PORT; EXECUTOR=background|procrastinate
 	$(BIN)/python -m playbook serve --variant $(VARIANT) --port $(PORT)
+
+worker: install ## Run a procrastinate worker on the database make serve uses (WORKER_CONCURRENCY jobs at once)
+	$(BIN)/python -m playbook worker
 
 db-stop: install ## Stop an embedded PostgreSQL left running in .pgdata
 	$(BIN)/python -m playbook db-stop
@@ -87,10 +90,11 @@ db-stop: install ## Stop an embedded PostgreSQL left running in .pgdata
 db-reset: install ## Drop the database make serve uses (its jobs are lost); it is created again on the next serve
 	$(BIN)/python -m playbook db-reset
 
-bench: install ## Benchmark the batch, sitemap and places jobs (pytest-benchmark); print a ratio table per service
+bench: install ## Benchmark the batch, sitemap and places jobs, and one batch on 1, 2, 4 workers; print the tables
 	mkdir -p reports/bench
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-json=reports/bench/results.json -q
 	$(BIN)/python -m benchmarks.report reports/bench/results.json
+	$(BIN)/python -m benchmarks.scaling reports/bench/results.json
 
 load: install ## Load test both variants with locust (reports/load/)
 	$(BIN)/python -m benchmarks.load

@@ -2,9 +2,14 @@
 
 Each one validates the body, commits a pending job owned by the caller's API key, and
 hands the task what was at hand: the ORM object, the request's session, or just the id.
+The retry endpoint loads the job, reopens it and hands the batch job and session over the
+same way, so a retried batch dies as a new one does (F2), and stays `pending` (F11).
 """
 
-from fastapi import APIRouter, BackgroundTasks, status
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, HTTPException, status
 
 from legacy.db import SessionDep
 from legacy.jobs import create_job
@@ -18,7 +23,7 @@ from legacy.services.sitemap.background_service import (
 )
 from legacy.tasks.email_scraper import scrape_emails_task
 from playbook.app.auth import OwnerDep
-from playbook.app.models import JobKind
+from playbook.app.models import Job, JobKind, JobStatus
 from playbook.app.schemas import (
     BatchRequest,
     EmailScanRequest,
@@ -29,13 +34,19 @@ from playbook.app.schemas import (
 )
 
 router = APIRouter(prefix="/api/v3")
+RETRY_ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such job, or not one of this API key's"},
+    409: {"description": "The job is not failed or partial"},
+}
 
 
 @router.post("/batches", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def create_batch(
     body: BatchRequest, background_tasks: BackgroundTasks, session: SessionDep, owner: OwnerDep
 ) -> JobOut:
-    batch, accepted = await create_job(session, owner, JobKind.batch, total_items=len(body.items), params={})
+    batch, accepted = await create_job(
+        session, owner, JobKind.batch, total_items=len(body.items), params={"items": body.items}
+    )
     background_tasks.add_task(process_batch_with_own_session, batch, body.items, session)
     return accepted
 
@@ -75,4 +86,35 @@ async def scan_emails(
 ) -> JobOut:
     _, accepted = await create_job(session, owner, JobKind.email_scan, total_items=0, params={"domain": body.domain})
     background_tasks.add_task(scrape_emails_task, accepted.id, body.domain, session)
+    return accepted
+
+
+@router.post(
+    "/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut, responses=RETRY_ANSWERS
+)
+async def retry_job(
+    job_id: uuid.UUID, background_tasks: BackgroundTasks, session: SessionDep, owner: OwnerDep
+) -> JobOut:
+    job = await session.get(Job, job_id)
+    if job is None or job.owner != owner:
+        raise HTTPException(status_code=404, detail=f"job {job_id} not found")
+    if job.status not in (JobStatus.failed, JobStatus.partial):
+        raise HTTPException(
+            status_code=409, detail=f"job {job_id} is {job.status}: only a failed or partial job can be retried"
+        )
+    job.status, job.error, job.end_time = JobStatus.pending, None, None
+    kind, params = job.kind, job.params
+    await session.flush()
+    accepted = JobOut.model_validate(job)
+    await session.commit()
+    if kind == JobKind.batch:
+        background_tasks.add_task(process_batch_with_own_session, job, params["items"], session)
+    elif kind == JobKind.sitemap_scan:
+        background_tasks.add_task(process_domain_background, job_id, params["domain"])
+    elif kind == JobKind.sitemap_batch:
+        background_tasks.add_task(process_batch_background, job_id, params["domains"])
+    elif kind == JobKind.places_search:
+        background_tasks.add_task(process_places_search_background, job_id, params["query"], params["location"])
+    else:
+        background_tasks.add_task(scrape_emails_task, job_id, params["domain"], session)
     return accepted

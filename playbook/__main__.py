@@ -1,4 +1,4 @@
-"""Command line behind the Makefile: `python -m playbook {compare,serve,simulator,db-stop,db-reset,audit}`.
+"""Command line behind the Makefile: `python -m playbook {compare,serve,worker,simulator,db-stop,db-reset,audit}`.
 
 Each subcommand is registered with its handler in one place, so a subcommand cannot exist
 without the code that runs it.
@@ -6,6 +6,7 @@ without the code that runs it.
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -40,6 +41,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except (OpenModeExposed, OutdatedSchema) as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
+    _log_to_stderr()
     app: ASGIApp = create_app(args.variant, database_url=url, settings=settings)
     if os.environ.get("LOOP_STEPS") == "1":
         from playbook.harness.loop_steps import record_loop_steps, reported_at_shutdown
@@ -47,11 +49,38 @@ def run_serve(args: argparse.Namespace) -> int:
         app = reported_at_shutdown(app, record_loop_steps())
     print(
         f"serving {args.variant} on http://{args.host}:{args.port} (docs at /docs);"
-        f" upstream: {settings.upstream} (UPSTREAM)",
+        f" upstream: {settings.upstream} (UPSTREAM); jobs run by {settings.executor} (EXECUTOR)",
         file=sys.stderr,
     )
     uvicorn.run(app, host=args.host, port=args.port)
     return 0
+
+
+def run_worker(_args: argparse.Namespace) -> int:
+    from playbook.app.database import OutdatedSchema
+    from playbook.harness.databases import prepare_database
+    from standardized.worker import run_worker
+
+    settings = get_settings()
+    try:
+        url = asyncio.run(prepare_database(settings, settings.database_name, replace=False))
+    except OutdatedSchema as exc:
+        print(f"worker: {exc}", file=sys.stderr)
+        return 2
+    _log_to_stderr()
+    print(
+        f"procrastinate worker on database {url.database}, {settings.worker_concurrency} jobs at once", file=sys.stderr
+    )
+    asyncio.run(run_worker(url, settings))
+    return 0
+
+
+def _log_to_stderr() -> None:
+    # What the services, the recovery sweep and the workers log: jobs taken over, retried, given up.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # procrastinate logs every run of the 2-second stalled-jobs sweep at INFO, httpx every request.
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def run_simulator(args: argparse.Namespace) -> int:
@@ -100,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to listen on; only loopback without API_KEYS"
     )
     serve_parser.add_argument("--port", type=int, default=8000)
+    command("worker", run_worker, "run a procrastinate worker for the standardized jobs (EXECUTOR=procrastinate)")
     simulator_parser = command("simulator", run_simulator, "serve the upstream simulator on 127.0.0.1 (load tests)")
     simulator_parser.add_argument("--port", type=int, default=8100)
     command("db-stop", run_db_stop, "stop an embedded PostgreSQL left running")

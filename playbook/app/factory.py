@@ -1,9 +1,11 @@
 """The app factory: one variant behind the HTTP contract, on one database.
 
 The engine and the upstream client are created in the lifespan, on the loop that
-serves requests, and closed at shutdown (R8); then the variant's own lifespan starts
-what it runs beside requests (its job reaper). Schema creation is not done here: the
-CLI and the tests prepare the database before an app starts.
+serves requests, and closed at shutdown (R8); a procrastinate worker binds the same two
+(`bound_resources`). Then the variant's own lifespan starts what it runs beside requests
+(its job reaper; the standardized one also its executor, kept on `app.state.executor`
+for the routes and for whoever waits for the jobs to end). Schema creation is not done
+here: the CLI and the tests prepare the database before an app starts.
 
 The contract is the same whichever variant serves it, so what guards it lives here:
 the limits on each client (`playbook.app.limits`), strict JSON bodies
@@ -37,15 +39,29 @@ from playbook.upstream.guard import GuardedTransport
 logger = logging.getLogger(__name__)
 
 
+@asynccontextmanager
+async def bound_resources(database_url: URL, settings: Settings) -> AsyncIterator[None]:
+    """The engine and the upstream client, created on the running loop for background code, closed at exit."""
+    async with (
+        bound_engine(database_url, settings),
+        bound_http_client(settings, transport=upstream_transport(settings)),
+    ):
+        yield
+
+
 def create_app(variant: Variant, *, database_url: URL, settings: Settings) -> FastAPI:
+    if variant == "legacy" and settings.executor != "background":
+        raise ValueError(
+            f"EXECUTOR={settings.executor} needs the standardized variant: legacy runs BackgroundTasks only"
+        )
     routes = importlib.import_module(f"{variant}.routes")
     variant_lifespan = importlib.import_module(f"{variant}.lifespan").lifespan
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        upstream = bound_http_client(settings, transport=upstream_transport(settings))
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with startup_objects_frozen():
-            async with bound_engine(database_url, settings), upstream, variant_lifespan(settings):
+            async with bound_resources(database_url, settings), variant_lifespan(settings) as executor:
+                app.state.executor = executor
                 yield
 
     app = FastAPI(title=f"Background-task playbook: {variant}", lifespan=lifespan)

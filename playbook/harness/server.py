@@ -3,7 +3,8 @@
 Real uvicorn on 127.0.0.1 and real HTTP: a background task's exception is not re-raised
 into the client (as `TestClient` and `httpx.ASGITransport` do) but logged by uvicorn
 as "Exception in ASGI application", which is where production sees it. `EscapedExceptions`
-collects those, and `InFlight` tells when every request, background tasks included, is done.
+collects those, and `InFlight` tells when every request, background tasks included, is done;
+with the jobs an app's executor runs beside requests (`app.state.executor`), the app is idle.
 """
 
 import asyncio
@@ -11,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 import uvicorn
@@ -65,26 +67,44 @@ class EscapedExceptions(logging.Handler):
             self.exceptions.append(record.exc_info[1])
 
 
+class JobsRunningHere(Protocol):
+    """What an app keeps on `app.state.executor`: the jobs it runs beside requests."""
+
+    @property
+    def idle(self) -> bool: ...
+
+    async def wait_idle(self) -> None: ...
+
+
 @dataclass
 class RunningApp:
     base_url: str
     client: httpx.AsyncClient
     in_flight: InFlight
     escaped: EscapedExceptions = field(repr=False)
+    app: ASGIApp = field(repr=False)
 
     @property
     def escaped_exceptions(self) -> list[BaseException]:
         return self.escaped.exceptions
 
     @property
+    def jobs(self) -> JobsRunningHere | None:
+        state = getattr(self.app, "state", None)
+        return getattr(state, "executor", None)
+
+    @property
     def idle(self) -> bool:
-        """No request or background task is running (the caller's own finished requests aside)."""
-        return self.in_flight.idle
+        """No request, background task or job is running (the caller's own finished requests aside)."""
+        return self.in_flight.idle and (self.jobs is None or self.jobs.idle)
 
     async def wait_idle(self) -> None:
-        """Wait until every request and background task has finished; `TimeoutError` after `IDLE_TIMEOUT` s."""
+        """Wait until every request, background task and job has finished; `TimeoutError` after `IDLE_TIMEOUT` s."""
         async with asyncio.timeout(IDLE_TIMEOUT):
-            await self.in_flight.wait_idle()
+            while not self.idle:
+                await self.in_flight.wait_idle()
+                if self.jobs is not None:
+                    await self.jobs.wait_idle()
 
 
 @asynccontextmanager
@@ -108,7 +128,9 @@ async def serve_in_process(app: ASGIApp) -> AsyncIterator[RunningApp]:
         # still busy with the previous response's background tasks.
         no_keepalive = httpx.Limits(max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=30, limits=no_keepalive) as client:
-            yield RunningApp(base_url=f"http://{host}:{port}", client=client, in_flight=in_flight, escaped=escaped)
+            yield RunningApp(
+                base_url=f"http://{host}:{port}", client=client, in_flight=in_flight, escaped=escaped, app=app
+            )
     finally:
         server.should_exit = True
         await serving
