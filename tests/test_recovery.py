@@ -1,0 +1,209 @@
+"""Recovery in background mode: the sweep that resumes the jobs of dead processes, and only theirs.
+
+Processes other than the app under test are written straight into `instances`: one whose
+heartbeat stopped an hour ago (dead), one that shut down (its row gone), one kept beating
+by the test (alive). Their jobs are written the way such a process leaves them. Every
+row a test wrote is deleted at its end, so no later app takes its jobs over.
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from playbook.app.factory import create_app
+from playbook.app.models import TERMINAL_STATUSES, BatchItem, Instance, Job, JobStatus, utcnow
+from playbook.app.settings import Settings
+from playbook.harness.server import serve_in_process
+
+pytestmark = pytest.mark.standardized
+
+HEARTBEAT = 0.05
+DEAD_AFTER = 0.5
+# Long enough for twenty sweeps of the recovery loop and of the reaper.
+TWENTY_SWEEPS = 20 * HEARTBEAT
+ITEMS = ["alpha.test", "beta.test", "gamma.test"]
+
+
+class OtherProcesses:
+    """Instances and their jobs written straight into the database, deleted when the test ends."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.instances: list[uuid.UUID] = []
+        self.jobs: list[uuid.UUID] = []
+
+    async def instance(self, *, silent_for: timedelta) -> uuid.UUID:
+        instance_id = uuid.uuid4()
+        async with AsyncSession(self.engine) as session:
+            session.add(
+                Instance(id=instance_id, role="app", hostname="elsewhere", pid=1, heartbeat_at=utcnow() - silent_for)
+            )
+            await session.commit()
+        self.instances.append(instance_id)
+        return instance_id
+
+    async def beat(self, instance_id: uuid.UUID) -> None:
+        async with AsyncSession(self.engine) as session:
+            await session.execute(update(Instance).where(Instance.id == instance_id).values(heartbeat_at=func.now()))
+            await session.commit()
+
+    async def batch_job(
+        self, *, owner: uuid.UUID, attempts: int = 1, recorded: tuple[str, ...] = (), idle_for: timedelta = timedelta(0)
+    ) -> uuid.UUID:
+        """A batch of `ITEMS` that `owner` was running, with `recorded` items already stored."""
+        job_id = uuid.uuid4()
+        async with AsyncSession(self.engine) as session:
+            session.add(
+                Job(
+                    id=job_id,
+                    kind="batch",
+                    status=JobStatus.processing,
+                    params={"items": ITEMS},
+                    total_items=len(ITEMS),
+                    completed_count=len(recorded),
+                    item_results=dict.fromkeys(recorded, "completed"),
+                    instance_id=owner,
+                    attempts=attempts,
+                    updated_at=utcnow() - idle_for,
+                )
+            )
+            await session.flush()
+            session.add_all(
+                BatchItem(job_id=job_id, domain=item, status="completed", title="stored before") for item in recorded
+            )
+            await session.commit()
+        self.jobs.append(job_id)
+        return job_id
+
+    async def read(self, job_id: uuid.UUID) -> Job:
+        async with AsyncSession(self.engine) as session:
+            return await session.get_one(Job, job_id)
+
+    async def read_when_finished(self, job_id: uuid.UUID, *, within: float = 10.0) -> Job:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        # Another process writes the row: polling it is the only way to see it change.
+        while (job := await self.read(job_id)).status not in TERMINAL_STATUSES and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        return job
+
+    async def titles(self, job_id: uuid.UUID) -> list[tuple[str, str | None]]:
+        async with AsyncSession(self.engine) as session:
+            rows = await session.execute(
+                select(BatchItem.domain, BatchItem.title).where(BatchItem.job_id == job_id).order_by(BatchItem.domain)
+            )
+            return [(domain, title) for domain, title in rows]
+
+    async def delete_all(self) -> None:
+        async with AsyncSession(self.engine) as session:
+            await session.execute(delete(Job).where(Job.id.in_(self.jobs)))
+            await session.execute(delete(Instance).where(Instance.id.in_(self.instances)))
+            await session.commit()
+
+
+@pytest.fixture
+async def others(read_engine: AsyncEngine) -> AsyncIterator[OtherProcesses]:
+    rows = OtherProcesses(read_engine)
+    yield rows
+    await rows.delete_all()
+
+
+@pytest.fixture
+def recovery_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"heartbeat_interval": HEARTBEAT, "dead_after": DEAD_AFTER, "shutdown_grace": 0.1, "max_attempts": 3}
+    )
+
+
+async def test_job_of_a_dead_process_is_resumed_and_runs_only_what_is_missing(
+    database_url: URL, recovery_settings: Settings, others: OtherProcesses
+) -> None:
+    dead = await others.instance(silent_for=timedelta(hours=1))
+    job_id = await others.batch_job(owner=dead, recorded=("alpha.test",))
+
+    async with serve_in_process(
+        create_app("standardized", database_url=database_url, settings=recovery_settings)
+    ) as app:
+        job = await others.read_when_finished(job_id)
+        taken_over_by = app.jobs.instance_id  # type: ignore[union-attr]
+
+    assert (job.status, job.completed_count, job.failed_count) == ("completed", 3, 0)
+    assert (job.instance_id, job.attempts) == (taken_over_by, 2)
+    assert job.item_results == dict.fromkeys(ITEMS, "completed")
+    assert await others.titles(job_id) == [
+        ("alpha.test", "stored before"),
+        ("beta.test", "Home of beta.test"),
+        ("gamma.test", "Home of gamma.test"),
+    ]
+
+
+async def test_job_of_a_process_that_shut_down_is_resumed(
+    database_url: URL, recovery_settings: Settings, others: OtherProcesses
+) -> None:
+    # Its row is gone: it left cleanly, after marking what it still owned interrupted.
+    job_id = await others.batch_job(owner=uuid.uuid4())
+
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=recovery_settings)):
+        job = await others.read_when_finished(job_id)
+
+    assert (job.status, job.completed_count, job.attempts) == ("completed", 3, 2)
+
+
+async def test_job_of_a_live_process_is_never_touched(
+    database_url: URL, recovery_settings: Settings, others: OtherProcesses
+) -> None:
+    alive = await others.instance(silent_for=timedelta(0))
+    # Idle far longer than `stale_after`: the reaper would fail it, were it unclaimed.
+    job_id = await others.batch_job(owner=alive, idle_for=timedelta(hours=1))
+    reaping = recovery_settings.model_copy(update={"stale_after": 1.0, "reaper_interval": HEARTBEAT})
+
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=reaping)):
+        for _ in range(20):
+            await others.beat(alive)
+            await asyncio.sleep(TWENTY_SWEEPS / 20)
+        job = await others.read(job_id)
+
+    assert (job.status, job.instance_id, job.attempts, job.error) == ("processing", alive, 1, None)
+
+
+async def test_job_that_ran_max_attempts_times_is_failed_with_the_reason(
+    database_url: URL, recovery_settings: Settings, others: OtherProcesses
+) -> None:
+    dead = await others.instance(silent_for=timedelta(hours=1))
+    job_id = await others.batch_job(owner=dead, attempts=3)
+
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=recovery_settings)):
+        job = await others.read_when_finished(job_id)
+
+    assert (job.status, job.attempts, job.completed_count) == ("failed", 3, 0)
+    assert job.error == "stopped unfinished in each of its 3 runs: no more are made"
+    assert job.end_time is not None
+
+
+async def test_shutdown_interrupts_running_jobs_after_the_grace_period_and_the_next_app_resumes_them(
+    database_url: URL, recovery_settings: Settings, others: OtherProcesses, read_engine: AsyncEngine
+) -> None:
+    slow = recovery_settings.model_copy(update={"upstream_latency_ms": 200, "upstream_timeout": 10.0})
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=slow)) as app:
+        response = await app.client.post("/api/v3/batches", json={"items": [f"site-{n}.test" for n in range(20)]})
+        job_id = uuid.UUID(response.json()["id"])
+        others.jobs.append(job_id)
+        # The job's row is the only sign it made progress: poll the database for it.
+        while (await others.read(job_id)).completed_count == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    # The app has stopped: its job was cancelled after the grace period, never left processing.
+    interrupted = await others.read(job_id)
+
+    async with serve_in_process(create_app("standardized", database_url=database_url, settings=recovery_settings)):
+        job = await others.read_when_finished(job_id)
+
+    assert (interrupted.status, interrupted.error, interrupted.end_time) == ("interrupted", None, None)
+    assert 0 < interrupted.completed_count < 20
+    assert (job.status, job.completed_count, job.failed_count, job.attempts) == ("completed", 20, 0, 2)
+    assert len(await others.titles(job_id)) == 20
