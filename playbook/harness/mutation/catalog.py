@@ -17,10 +17,29 @@ SITEMAP = "standardized/services/sitemap/background_service.py"
 PLACES = "standardized/services/places/places_search_service.py"
 EMAILS = "standardized/tasks/email_scraper.py"
 REAPER = "standardized/tasks/job_reaper.py"
+RECOVERY = "standardized/recovery.py"
 DATABASE = "playbook/app/database.py"
-# The batch route's hand-over, and the first line of the task it starts.
-BATCH_HANDOVER = "process_batch_with_own_session, batch.id, body.items)"
+# The batch route's hand-over to the executor, and the first line of the task.
+BATCH_SUBMIT = "    await submit(executor=executor, session=session, background_tasks=background_tasks, jobs=[batch])\n"
+ROUTES_LAST_IMPORT = "from standardized.jobs import NotRetryable, create_job, reopen_for_retry\n"
 BATCH_TASK = "    await run_job(job_id=batch_id, work=_process_items("
+
+
+def batch_handed_over(arguments: str) -> tuple[Edit, Edit]:
+    """The batch route commits and hands the task `arguments` itself, as before the executor."""
+    return (
+        inserted_after(
+            ROUTES,
+            ROUTES_LAST_IMPORT,
+            "from standardized.services.batch.batch_functions import process_batch_with_own_session\n",
+        ),
+        Edit(
+            ROUTES,
+            BATCH_SUBMIT,
+            f"    await session.commit()\n    background_tasks.add_task(process_batch_with_own_session, {arguments})\n",
+        ),
+    )
+
 
 BATCH_TESTS = "tests/test_batch.py"
 SITEMAP_TESTS = "tests/test_sitemap.py"
@@ -34,7 +53,7 @@ MUTATIONS = [
         ids=("R1", "F2"),
         what="the batch route hands the task the Job it committed, and the task reads its id",
         edits=(
-            Edit(ROUTES, BATCH_HANDOVER, "process_batch_with_own_session, batch, body.items)"),
+            *batch_handed_over("batch, body.items"),
             Edit(BATCH, BATCH_TASK, "    batch_id = batch_id.id\n" + BATCH_TASK),
         ),
         tests=(AUDIT_OF_STANDARDIZED, f"{BATCH_TESTS}::test_batch_completes_and_persists_every_item[standardized]"),
@@ -44,7 +63,7 @@ MUTATIONS = [
         ids=("R1", "F8"),
         what="the batch task is handed the request's session, closed by then, and queries with it",
         edits=(
-            Edit(ROUTES, BATCH_HANDOVER, "process_batch_with_own_session, batch.id, body.items, session)"),
+            *batch_handed_over("batch.id, body.items, session"),
             Edit(
                 BATCH,
                 "(batch_id: uuid.UUID, items: list[str]) -> None:",
@@ -88,10 +107,13 @@ MUTATIONS = [
         edits=(
             Edit(
                 PLACES,
+                "from standardized.db import run_in_transaction\n",
+                "from standardized.db import get_background_session, run_in_transaction\n",
+            ),
+            Edit(
+                PLACES,
                 "    async for page in fetch_pages(job_id=job_id, query=query, location=location):\n"
-                "        # Then one short session writes the page's places and counts the page.\n"
-                "        async with get_background_session() as session:\n"
-                "            await write_page(session=session, job_id=job_id, page=page)\n"
+                "        await _store_page(job_id=job_id, page=page)\n"
                 "        pages_read = page.number\n",
                 "    async with get_background_session() as session:\n"
                 "        async for page in fetch_pages(job_id=job_id, query=query, location=location):\n"
@@ -121,12 +143,11 @@ MUTATIONS = [
         ids=("R3", "F1"),
         what="the sitemap scan counts a domain's URLs through SitemapFile.urls, a lazy relationship",
         edits=(
-            Edit(SITEMAP, "from sqlalchemy import delete, insert\n", "from sqlalchemy import delete, insert, select\n"),
             inserted_after(
                 SITEMAP,
-                "sitemaps=sitemaps, error=error)\n",
-                "        stored = await session.scalars(select(SitemapFile).where(SitemapFile.job_id == job_id))\n"
-                '        logger.info("%d URLs stored", sum(len(file.urls) for file in stored))\n',
+                "    await record_item(session=session, job_id=job_id, item=domain, error=error)\n",
+                "    stored = await session.scalars(select(SitemapFile).where(SitemapFile.job_id == job_id))\n"
+                '    logger.info("%d URLs stored", sum(len(file.urls) for file in stored))\n',
             ),
         ),
         tests=(f"{SITEMAP_TESTS}::test_scan_stores_every_sitemap_and_url[standardized]",),
@@ -190,8 +211,18 @@ MUTATIONS = [
             ),
             Edit(
                 SITEMAP,
-                "    async with get_background_session() as session:\n        await store_domain(",
-                "    if True:  # the workers' shared session\n        await store_domain(",
+                "    await run_in_transaction(\n"
+                "        lambda session: store_domain(session=session, job_id=job_id, domain=domain, "
+                "sitemaps=sitemaps, error=error)\n"
+                "    )\n",
+                "    await store_domain(\n"
+                "        session=session, job_id=job_id, domain=domain, sitemaps=sitemaps, error=error\n"
+                "    )\n",
+            ),
+            Edit(
+                SITEMAP,
+                "from standardized.db import run_in_transaction\n",
+                "from standardized.db import get_background_session, run_in_transaction\n",
             ),
         ),
         tests=(f"{SITEMAP_TESTS}::test_standardized_batch_crawls_a_bounded_number_of_domains_at_once_F9",),
@@ -220,20 +251,18 @@ MUTATIONS = [
     Mutation(
         name="cancellation-leaves-job-processing",
         ids=("R5", "F11"),
-        what="run_job re-raises a cancellation without failing the job",
-        edits=(removed(JOBS, '        await fail_job(job_id=job_id, error="cancelled before it finished")\n'),),
-        tests=(f"{BATCH_TESTS}::test_cancelled_batch_ends_failed",),
+        what="run_job re-raises a cancellation without marking the job interrupted",
+        edits=(removed(JOBS, "        await interrupt_job(job_id=job_id)\n"),),
+        tests=(f"{BATCH_TESTS}::test_cancelled_batch_ends_interrupted_to_be_resumed",),
     ),
     Mutation(
         name="reaper-left-running-at-shutdown",
         ids=("R5", "R8"),
         what="the lifespan starts the reaper and never cancels it",
         edits=(
-            Edit(
+            removed(
                 "standardized/lifespan.py",
-                "    try:\n        yield\n    finally:\n        reaper.cancel()\n"
-                "        await asyncio.gather(reaper, return_exceptions=True)\n",
-                "    yield\n",
+                "            reaper.cancel()\n            await asyncio.gather(reaper, return_exceptions=True)\n",
             ),
         ),
         tests=("tests/test_job_reaper.py::test_reaper_task_is_cancelled_at_shutdown",),
@@ -272,11 +301,45 @@ MUTATIONS = [
     ),
     # R7: idempotent and recoverable.
     Mutation(
-        name="rerun-keeps-earlier-counts",
+        name="item-recorded-again-counted-again",
         ids=("R7",),
-        what="start_job no longer resets the counts an earlier attempt wrote",
-        edits=(removed(JOBS, "                completed_count=0,\n                failed_count=0,\n"),),
-        tests=(f"{BATCH_TESTS}::test_rerun_of_a_batch_counts_each_item_once",),
+        what="an item recorded a second time (a job run twice) is added to the counts again",
+        edits=(
+            Edit(JOBS, " - completed_before.scalar_subquery(),", ","),
+            Edit(JOBS, " - failed_before.scalar_subquery(),", ","),
+        ),
+        tests=(f"{SITEMAP_TESTS}::test_standardized_job_run_twice_at_once_stores_each_domain_once_R7",),
+    ),
+    Mutation(
+        name="resumed-job-runs-every-item-again",
+        ids=("R7",),
+        what="a resumed batch fetches the items the database already holds once more",
+        edits=(removed(BATCH, "    items = [item for item in items if item not in recorded]\n"),),
+        tests=(
+            f"{BATCH_TESTS}::test_resumed_batch_runs_only_the_items_not_recorded_and_counts_each_once",
+            "tests/test_retry.py::test_retry_runs_the_failed_and_unprocessed_items_once_each[standardized]",
+        ),
+    ),
+    Mutation(
+        name="write-not-retried",
+        ids=("R7",),
+        what="a write that meets a dropped connection or a restarting database fails the job instead of waiting",
+        edits=(
+            inserted_after(
+                DB,
+                '    """Whether `exc` means the database was unreachable or restarting, '
+                'so the same write may succeed later."""\n',
+                "    return False\n",
+            ),
+        ),
+        tests=("tests/test_crash_background.py::test_job_backend_terminated_mid_write_the_job_completes",),
+    ),
+    Mutation(
+        name="live-process-job-taken-over",
+        ids=("R7",),
+        what="the recovery sweep takes over every job of another process, alive or not",
+        edits=(Edit(RECOVERY, "(Job.instance_id != me.id) & gone,", "(Job.instance_id != me.id),"),),
+        tests=("tests/test_recovery.py::test_job_of_a_live_process_is_never_touched",),
     ),
     Mutation(
         name="rerun-stores-sitemaps-twice",
@@ -289,13 +352,13 @@ MUTATIONS = [
                 "SitemapFile.job_id == job_id, SitemapFile.domain == domain))\n",
             ),
         ),
-        tests=(f"{SITEMAP_TESTS}::test_standardized_rerun_replaces_what_the_earlier_attempt_stored_R7",),
+        tests=(f"{SITEMAP_TESTS}::test_standardized_job_run_twice_at_once_stores_each_domain_once_R7",),
     ),
     Mutation(
         name="reaper-ignores-pending-jobs",
         ids=("R7", "F11"),
         what="the reaper looks at processing jobs only: a job left pending stays pending",
-        edits=(Edit(REAPER, "[JobStatus.pending, JobStatus.processing]", "[JobStatus.processing]"),),
+        edits=(Edit(REAPER, "Job.status.in_(UNFINISHED_STATUSES),", "Job.status == JobStatus.processing,"),),
         tests=(
             "tests/test_job_reaper.py::"
             "test_reaper_fails_jobs_stuck_past_stale_after_and_leaves_the_others_alone[standardized]",
@@ -347,8 +410,7 @@ MUTATIONS = [
             removed(
                 JOBS,
                 '            item_results=jobs.item_results.op("||")(\n'
-                "                func.jsonb_object(cast(list(outcomes), ARRAY(Text)), "
-                "cast(list(outcomes.values()), ARRAY(Text)))\n"
+                "                func.jsonb_object(items, cast(list(outcomes.values()), ARRAY(Text)))\n"
                 "            ),\n",
             ),
         ),
