@@ -22,6 +22,7 @@ from playbook.app.database import get_pool_stats
 from playbook.app.factory import create_app
 from playbook.app.settings import PROJECT_ROOT, VARIANTS, Settings, Variant
 from playbook.harness.databases import prepare_database
+from playbook.harness.faults import render_fault_table, run_fault_scenarios
 from playbook.harness.server import EscapedExceptions, RunningApp, serve_in_process
 
 REPORTS = PROJECT_ROOT / "reports"
@@ -252,7 +253,18 @@ async def compare(settings: Settings) -> int:
     print("\nexceptions: escaped from tasks or requests, as uvicorn logged them")
     print(f"logged by the service: tracebacks it logged itself (see {_relative(log_path)})")
     print("conns: peak connections checked out of the pool, the API's own reads included")
-    print(f"wrote {_relative(json_path)} in {time.perf_counter() - started:.1f} s")
+    fault_logs = REPORTS / "compare-faults"
+    fault_logs.mkdir(exist_ok=True)
+    faults = await run_fault_scenarios(
+        url, settings, fault_logs, progress=lambda step: print(f"[fault] {step} ...", file=sys.stderr)
+    )
+    print()
+    print(render_fault_table(faults))
+    faults_path = REPORTS / "compare-faults.json"
+    faults_path.write_text(json.dumps([asdict(outcome) for outcome in faults], indent=2) + "\n")
+    print("\nstored: items with an outcome stored; lost: items without; twice: items counted more than once")
+    print("recovered: from the fault until the work went on (see docs/crash-safety.md)")
+    print(f"wrote {_relative(json_path)} and {_relative(faults_path)} in {time.perf_counter() - started:.1f} s")
     return 0
 
 
