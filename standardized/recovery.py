@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import CursorResult, delete, exists, func, insert, not_, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.app.models import UNFINISHED_STATUSES, Instance, Job, JobStatus
@@ -78,10 +79,11 @@ async def registered_instance(*, role: str) -> AsyncIterator[ThisProcess]:
     global _current
     me = ThisProcess(id=uuid.uuid4(), role=role)
     # Written before any job can name this process, so that no sweep elsewhere takes it for gone.
+    # A database that does not answer is no reason not to start; any other error is a bug, and raised.
     try:
         async with get_background_session() as session:
             await _insert(session=session, me=me)
-    except Exception as exc:
+    except (DBAPIError, OSError) as exc:
         logger.warning("instance %s: not registered yet (%s); its heartbeat will register it", me.id, exc)
     _current = me
     logger.info("instance %s (%s, pid %d) registered", me.id, role, os.getpid())
@@ -109,7 +111,7 @@ async def _leave(*, me: ThisProcess) -> None:
                 .values(status=JobStatus.interrupted)
             )
             await session.execute(delete(Instance).where(Instance.id == me.id))
-    except Exception as exc:
+    except (DBAPIError, OSError) as exc:
         logger.warning("instance %s: could not leave (%s); its jobs resume after DEAD_AFTER", me.id, exc)
 
 
@@ -172,9 +174,15 @@ async def adopt_orphaned_jobs(
         update(Job).where(Job.id.in_(claimable)).values(status=JobStatus.pending).returning(Job)
     )
     jobs = claimed.all()
+    if not jobs:
+        return _nothing_to_start
     for job in jobs:
         logger.warning("job %s: running nowhere, taken over by instance %s", job.id, me.id)
     return await adopt(session, jobs)
+
+
+async def _nothing_to_start() -> None:
+    return None
 
 
 async def prune_dead_instances(*, session: AsyncSession, settings: Settings) -> None:

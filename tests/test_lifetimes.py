@@ -9,6 +9,7 @@ and disposed in the lifespan) whose absence nothing else in the spec would notic
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 
 import pytest
 from sqlalchemy import event, text
@@ -22,13 +23,16 @@ from playbook.app.models import Job, JobStatus
 from playbook.app.settings import Settings, Variant
 from playbook.harness.server import serve_in_process
 from standardized.db import get_background_session
+from standardized.executor import BackgroundExecutor
 from tests.helpers import run_to_end
 
 BACKENDS = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 @pytest.mark.standardized
-async def test_request_session_closes_before_the_background_task_starts(database_url: URL, settings: Settings) -> None:
+async def test_request_session_closes_before_the_background_task_starts(
+    database_url: URL, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inserted: list[Job] = []  # held here, so that closing their session detaches them (no weak reference lost)
     happened: list[str] = []
 
@@ -45,6 +49,15 @@ async def test_request_session_closes_before_the_background_task_starts(database
         if statement.startswith("UPDATE jobs") and inserted:
             happened.append("task wrote")
 
+    # The background task hands the job to the app's runner: it starts once the response is sent.
+    hand_over = BackgroundExecutor.start
+
+    async def on_background_task(executor: BackgroundExecutor, job_ids: Iterable[uuid.UUID]) -> None:
+        happened.append("background task started")
+        await hand_over(executor, job_ids)
+
+    monkeypatch.setattr(BackgroundExecutor, "start", on_background_task)
+
     listeners = (("pending_to_persistent", on_inserted), ("persistent_to_detached", on_detached))
     for name, listener in listeners:
         event.listen(Session, name, listener)
@@ -58,7 +71,8 @@ async def test_request_session_closes_before_the_background_task_starts(database
 
     assert job["status"] == "completed"
     # scope="function": the session is gone before the response, so the task cannot reach it.
-    assert happened[0] == "request session closed" and "task wrote" in happened, happened
+    assert happened[:2] == ["request session closed", "background task started"], happened
+    assert "task wrote" in happened, happened
 
 
 @pytest.mark.standardized
