@@ -1,9 +1,8 @@
 """The endpoints that start background work (the HTTP contract: docs/contract.md).
 
 Each one validates the body, adds a pending job owned by the caller's API key, and hands
-it to the executor, which
-queues it in the same transaction and commits: the job and its queue entry exist
-together or not at all. Whoever runs it gets the job's id and reads the plain data it
+it to the executor, which queues it in the same transaction and commits: the job and its
+queue entry exist together or not at all. Whoever runs it gets the job's id and reads the plain data it
 stored, never the session or an ORM object (R1). A failed or partial job can be retried:
 its failed and unprocessed items run again.
 """
