@@ -16,7 +16,7 @@ MERMAID_SHA256 := 6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950f
 VENDOR := docs/javascripts/vendor
 MERMAID_STAMP := $(VENDOR)/.mermaid-$(MERMAID_VERSION)
 
-.PHONY: help install vendor versions matrix compare test mutate serve worker db-stop db-reset fuzz bench load perf-report audit audit-eval lint diff lock clean tracebacks symbols audit-docs docs docs-serve docs-zensical docs-check
+.PHONY: help install vendor versions matrix compare test mutate serve worker db-stop db-reset fuzz bench load perf-report audit audit-eval lint diff lock clean tracebacks symbols audit-docs spec outputs docs docs-serve docs-zensical docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,8 +45,14 @@ tracebacks: install ## Capture each catalog failure from the legacy services for
 symbols: install ## Cut the definitions the docs include out of the code (docs/generated)
 	$(BIN)/python -m playbook.docs_tools.symbols
 
-audit-docs: install ## Write the audit's report on each entry point a page names (docs/generated)
+audit-docs: install ## Write the audit's report on each entry point a page names, and its checks for each F and R id (docs/generated)
 	$(BIN)/python -m playbook.docs_tools.audit_excerpts
+
+spec: install ## Write the spec page's sections from tests/ (docs/generated); SPEC_ARGS=--link links bare test names on the pages
+	$(BIN)/python -m playbook.docs_tools.spec $(SPEC_ARGS)
+
+outputs: install ## Run the commands whose output the pages show, and write what they print (docs/generated)
+	$(BIN)/python -m playbook.docs_tools.outputs
 
 versions: install ## Write the releases the lock file pins, for the pages to include (docs/generated)
 	$(BIN)/python -m playbook.docs_tools.versions
@@ -64,7 +70,7 @@ $(MERMAID_STAMP):
 
 vendor: $(MERMAID_STAMP) ## Fetch the pinned mermaid release the site serves (docs/javascripts/vendor)
 
-DOCS_INPUTS := install vendor versions tracebacks symbols audit-docs
+DOCS_INPUTS := install vendor versions tracebacks symbols audit-docs spec outputs
 
 docs: $(DOCS_INPUTS) ## Build the docs site strictly into site/
 	$(BIN)/mkdocs build --strict

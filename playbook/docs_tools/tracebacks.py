@@ -11,6 +11,8 @@ of its own, and writes what production would have shown to `docs/generated/trace
   line the service left.
 - `F2-http.txt`: the 202 the legacy batch's client got, and the job read back after the
   task had died.
+- `F<n>-message.txt`, for each failure that ends in a traceback: its last line, the
+  exception as Python printed it, for the pages that quote the message alone.
 
 Every capture checks that the failure happened as the catalog says, and the command fails
 without writing anything when one did not.
@@ -55,7 +57,11 @@ OUTPUT = PROJECT_ROOT / "docs" / "generated" / "tracebacks"
 FAILURE_IDS = tuple(f"F{number}" for number in range(1, 12))
 TRACEBACK = OUTPUT / "F2.txt"
 EXCHANGE = OUTPUT / "F2-http.txt"
-OUTPUT_FILES = frozenset({*(OUTPUT / f"{failure}.txt" for failure in FAILURE_IDS), EXCHANGE})
+# The failures whose capture ends with the exception line.
+RAISED = ("F1", "F2", "F3", "F5", "F6", "F7", "F9", "F10")
+MESSAGES = frozenset(OUTPUT / f"{failure}-message.txt" for failure in RAISED)
+CAPTURED_FILES = frozenset({*(OUTPUT / f"{failure}.txt" for failure in FAILURE_IDS), EXCHANGE})
+OUTPUT_FILES = CAPTURED_FILES | MESSAGES
 INSTALLED = (Path(sysconfig.get_paths()["purelib"]), Path(sysconfig.get_paths()["stdlib"]))
 # The "file" of a function SQLAlchemy generates: `<sqlalchemy generated ... wrapper for sqlalchemy.orm...>`.
 GENERATED_CODE = re.compile(r"<.* for (?P<package>\w+)\..*>")
@@ -386,9 +392,23 @@ async def capture() -> Captured:
     captured: Captured = {}
     for run in CAPTURES:
         captured |= await run(url, settings)
-    if captured.keys() != OUTPUT_FILES:
-        raise NotReproduced(f"captured {sorted(map(str, captured))}, expected {sorted(map(str, OUTPUT_FILES))}")
-    return captured
+    if captured.keys() != CAPTURED_FILES:
+        raise NotReproduced(f"captured {sorted(map(str, captured))}, expected {sorted(map(str, CAPTURED_FILES))}")
+    return captured | {
+        OUTPUT / f"{failure}-message.txt": exception_line(captured[OUTPUT / f"{failure}.txt"]) for failure in RAISED
+    }
+
+
+def exception_line(captured: str) -> str:
+    """The last line of a captured traceback: the exception, as Python printed it."""
+    return captured.rstrip("\n").splitlines()[-1] + "\n"
+
+
+def as_in_a_checkout(text: str) -> str:
+    """Paths of this machine (the project, the interpreter's library) as the frames show them: relative."""
+    for root in (PROJECT_ROOT, *INSTALLED):
+        text = text.replace(f"{root}/", "")
+    return text
 
 
 def main() -> int:
@@ -399,7 +419,8 @@ def main() -> int:
         return 1
     OUTPUT.mkdir(parents=True, exist_ok=True)
     for path, text in sorted(captured.items()):
-        path.write_text(text)
+        # Messages that quote a file (a task's repr) name it as the frames do, not by this machine's path.
+        path.write_text(as_in_a_checkout(text))
     print(f"tracebacks: wrote {len(captured)} files to {OUTPUT.relative_to(PROJECT_ROOT)}", file=sys.stderr)
     return 0
 
