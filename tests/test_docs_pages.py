@@ -2,7 +2,8 @@
 
 Reads the Markdown itself, so it runs without mkdocs: a fenced block that repeats three
 consecutive lines of the project's Python is a copy that will go stale; an include whose
-file, section or definition is gone would fail the strict build later.
+file, section or definition is gone would fail the strict build later; a test a page
+names is a link to its section of the spec page.
 """
 
 import re
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from playbook.app.settings import PROJECT_ROOT
-from playbook.docs_tools import audit_excerpts, tracebacks, versions
+from playbook.docs_tools import audit_excerpts, outputs, spec, tracebacks, versions
 from playbook.docs_tools.symbols import (
     DOCSTRING_INCLUDE,
     MissingSymbol,
@@ -88,7 +89,7 @@ def includes(page: Path) -> list[str]:
     return SNIPPET.findall(page.read_text())
 
 
-WRITTEN_BEFORE_THE_BUILD = tracebacks.OUTPUT_FILES | versions.OUTPUT_FILES
+WRITTEN_BEFORE_THE_BUILD = tracebacks.OUTPUT_FILES | versions.OUTPUT_FILES | outputs.OUTPUT_FILES | spec.OUTPUT_FILES
 
 
 def generated_include_problem(target: str) -> str | None:
@@ -96,6 +97,7 @@ def generated_include_problem(target: str) -> str | None:
     symbol = SYMBOL_INCLUDE.fullmatch(target)
     docstring = DOCSTRING_INCLUDE.fullmatch(target)
     audit = audit_excerpts.INCLUDE.fullmatch(target)
+    checks = audit_excerpts.CHECKS_INCLUDE.fullmatch(target)
     try:
         if symbol:
             extract(symbol[1])
@@ -103,6 +105,8 @@ def generated_include_problem(target: str) -> str | None:
             module_docstring(docstring[1])
         elif audit:
             audit_excerpts.excerpt(audit[1], audit[2])
+        elif checks:
+            audit_excerpts.checks_paragraph(checks[1])
         elif PROJECT_ROOT / target not in WRITTEN_BEFORE_THE_BUILD:
             return f"nothing writes {target}"
     except (MissingSymbol, audit_excerpts.UnknownEntryPoint) as exc:
@@ -166,6 +170,19 @@ def test_every_test_a_page_names_exists(page: Path) -> None:
     assert named - defined_test_names() == set()
 
 
+@pytest.fixture(scope="module")
+def spec_anchors() -> dict[tuple[str, str], str]:
+    return spec.anchors()
+
+
+@pytest.mark.parametrize("page", pages(), ids=_page_id)
+def test_every_test_a_page_names_links_to_its_source(page: Path, spec_anchors: dict[tuple[str, str], str]) -> None:
+    # `make spec SPEC_ARGS=--link` links the bare ones.
+    text = page.read_text()
+    assert spec.bare_mentions(text, spec_anchors) == []
+    assert spec.wrong_links(text, page, spec_anchors) == []
+
+
 def _mkdocs_config() -> dict[str, Any]:
     class ConfigLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML publishes no types
         """Reads `!!python/name:` tags as their dotted names instead of importing them."""
@@ -209,3 +226,29 @@ def test_the_checks_see_pasted_code_and_missing_includes() -> None:
         "the audit of legacy/ finds no entry point no_such_task"
     )
     assert include_problem("docs/generated/tracebacks/F12.txt") == "nothing writes docs/generated/tracebacks/F12.txt"
+    assert include_problem("docs/generated/outputs/no-such-command.txt") == (
+        "nothing writes docs/generated/outputs/no-such-command.txt"
+    )
+    assert include_problem("docs/generated/audit/checks.F12.md") == "no audit check reports or enforces F12"
+
+
+def test_the_link_check_sees_bare_and_misdirected_test_names(spec_anchors: dict[tuple[str, str], str]) -> None:
+    """The detectors of the link test: a bare name, a link to the wrong test, and the linker itself."""
+    page = DOCS / "services" / "batch.md"
+    bare = "Checked by `test_batch_is_accepted_as_pending` and `test_x_not_a_test`."
+    assert spec.bare_mentions(bare, spec_anchors) == ["`test_batch_is_accepted_as_pending`"]
+    linked = spec.link_mentions(bare, page, spec_anchors)
+    assert linked == (
+        "Checked by [`test_batch_is_accepted_as_pending`](../spec.md#test_batch_is_accepted_as_pending)"
+        " and `test_x_not_a_test`."
+    )
+    assert spec.bare_mentions(linked, spec_anchors) == []
+    assert spec.wrong_links(linked, page, spec_anchors) == []
+    misdirected = "[`test_batch_is_accepted_as_pending`](../spec.md#test_unknown_job_id_is_404)"
+    assert spec.wrong_links(misdirected, page, spec_anchors) == [misdirected]
+    # A name two modules define is linked to the one the page named last before it.
+    shared = "test_batch_goes_pending_processing_completed"
+    sitemap = spec.link_mentions(f"`tests/test_sitemap.py`: `{shared}`", page, spec_anchors)
+    assert sitemap.endswith(f"(../spec.md#test_sitemap-{shared})")
+    with pytest.raises(spec.UnlinkableMention, match=r"defined in test_batch, test_sitemap"):
+        spec.link_mentions(f"`{shared}`", page, spec_anchors)
