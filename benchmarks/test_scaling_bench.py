@@ -18,13 +18,12 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 from sqlalchemy import text
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from playbook.app.database import bound_engine
 from playbook.app.models import OPEN_OWNER, TERMINAL_STATUSES, JobKind
 from playbook.app.settings import Settings
 from playbook.harness.databases import drop_database, prepare_database, resolve_server_url
 from playbook.harness.processes import process_env, running_workers
-from standardized.db import get_background_session
 from standardized.executor import ProcrastinateExecutor
 from standardized.jobs import create_job
 
@@ -64,17 +63,21 @@ def test_batch_on_workers(benchmark: BenchmarkFixture, scaling_database: URL, wo
 
 
 async def run_batch(url: URL) -> dict[str, object]:
-    """Queue one batch in parts and wait for it to end; its final status, items stored, peak connections."""
+    """Queue one batch in parts and wait for it to end; its final status, items stored, peak connections.
+
+    An engine of its own, not the bound one: the other benchmarks keep theirs bound for the session.
+    """
     items = [f"scaling-{n}.test" for n in range(ITEMS)]
-    async with bound_engine(url, Settings()):
-        async with get_background_session() as session:
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             job = await create_job(
                 session=session, owner=OPEN_OWNER, kind=JobKind.batch, total_items=ITEMS, params={"items": items}
             )
             await ProcrastinateExecutor(part_size=PART_SIZE).enqueue(session=session, jobs=[job])
         peak = 0
         while True:
-            async with get_background_session() as session:
+            async with AsyncSession(engine) as session:
                 status, stored, connections = (
                     await session.execute(
                         text(
@@ -89,3 +92,5 @@ async def run_batch(url: URL) -> dict[str, object]:
             if status in TERMINAL_STATUSES:
                 return {"status": status, "stored": stored, "peak_connections": peak}
             await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()
