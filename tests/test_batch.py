@@ -305,6 +305,24 @@ async def test_api_stays_responsive_while_a_batch_waits_on_slow_sites(
     assert reads and set(reads) == {200}
 
 
+@pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
+async def test_progress_is_written_while_a_slow_site_is_awaited(variant, database_url, settings):
+    # timeout-1.test answers only when the client gives up, 2.5 s in; alpha.test at once.
+    patient = settings.model_copy(update={"upstream_timeout": 2.5})
+    async with serve_in_process(create_app(variant, database_url=database_url, settings=patient)) as app:
+        accepted = await submit(app, BATCHES, {"items": ["alpha.test", "timeout-1.test"]})
+        progress = []
+        while not app.idle:
+            job = await read_job(app, accepted["id"])
+            progress.append((job["status"], job["completed_count"], job["failed_count"]))
+            await asyncio.sleep(0.05)
+        job = await read_job(app, accepted["id"])
+
+    # Outcomes wait at most a second to be written: alpha.test is counted while the other site is awaited.
+    assert ("processing", 1, 0) in progress
+    assert (job["status"], job["completed_count"], job["failed_count"]) == ("partial", 1, 1)
+
+
 @pytest.mark.standardized
 async def test_cancelled_batch_ends_failed(standardized_runtime: RunningApp, read_engine: AsyncEngine) -> None:
     job_id = await _insert_batch_job(read_engine, 3)
