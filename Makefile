@@ -9,7 +9,7 @@ PORT ?= 8000
 export NO_MKDOCS_2_WARNING := 1
 SRC ?= legacy
 
-.PHONY: help install compare test serve db-stop bench load perf-report audit lint diff lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
+.PHONY: help install compare test serve db-stop bench bench-twice load perf-report audit lint diff lock clean tracebacks symbols audit-docs perf-stubs docs docs-serve docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,10 +56,13 @@ serve: install ## Serve VARIANT (legacy|standardized) on 127.0.0.1:PORT with the
 db-stop: install ## Stop an embedded PostgreSQL left running in .pgdata
 	$(BIN)/python -m playbook db-stop
 
-bench: install ## Benchmark the batch, sitemap and places jobs (pytest-benchmark); print a ratio table per service
-	mkdir -p reports/bench
-	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-json=reports/bench/results.json -q
-	$(BIN)/python -m benchmarks.report reports/bench/results.json
+bench: install ## Batch, sitemap and places jobs in paired rounds; the batch's per-item breakdown and memory (reports/bench/)
+	$(BIN)/python -m benchmarks.run
+
+bench-twice: install ## The paired rounds twice in a row, their ratios side by side (agree within 10%?)
+	$(BIN)/python -m benchmarks.run --ratios-only --out reports/bench/run-1.json
+	$(BIN)/python -m benchmarks.run --ratios-only --out reports/bench/run-2.json
+	$(BIN)/python -m benchmarks.agreement reports/bench/run-1.json reports/bench/run-2.json
 
 load: install ## Load test both variants with locust (reports/load/)
 	$(BIN)/python -m benchmarks.load

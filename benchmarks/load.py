@@ -12,7 +12,8 @@ Prints one table and writes the same figures to `reports/load/summary.json`; loc
 and HTML reports and every process's log are under `reports/load/<variant>/`.
 
 Shows: what background jobs cost the API's cheap read (p95 with jobs / p95 alone), which
-requests fail under job load, and which jobs are left non-terminal, per variant.
+requests fail under job load, which jobs are left non-terminal, and the app's resident
+memory when up and at its peak over both phases, per variant.
 Does not guarantee: figures for another machine. Locust, the app, the simulator and
 PostgreSQL share this machine's cores (the summary records how many), and latencies are
 locust's, in its rounded buckets.
@@ -42,6 +43,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from benchmarks.rss import MIB, peak_rss_bytes, reset_peak_rss, rss_bytes
 from playbook.app.models import TERMINAL_STATUSES, Job
 from playbook.app.settings import PROJECT_ROOT, VARIANTS, Variant, get_settings
 from playbook.harness.databases import prepare_database
@@ -119,6 +121,8 @@ class VariantOutcome:
     jobs: dict[str, dict[str, int]]  # kind -> final status -> count, from the database
     app_shutdown: str
     exceptions_logged: int
+    app_rss_start: int  # bytes resident once the app served its first request
+    app_rss_peak: int  # the most resident over both phases
 
     @property
     def jobs_stored(self) -> int:
@@ -270,10 +274,13 @@ def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: s
     started = datetime.now(UTC)
     with child_process(command, env=env, log_path=log_path) as app:
         wait_until_serving(app, base_url + "/health", log_path=log_path)
+        app_rss_start = rss_bytes(app.pid)
+        reset_peak_rss(app.pid)
         outcomes = []
         for phase in phases(plan):
             print(f"  {variant}: {phase.name}, {phase.seconds} s, {phase.users} ...", file=sys.stderr, flush=True)
             outcomes.append(run_locust(phase, base_url, out_dir))
+        app_rss_peak = peak_rss_bytes(app.pid)
         print(f"  {variant}: stopping the app (it waits for its background tasks) ...", file=sys.stderr, flush=True)
         stopped_in_time = stop_process(app, timeout=SHUTDOWN_TIMEOUT)
     app_log = log_path.read_text()
@@ -283,6 +290,8 @@ def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: s
         jobs=asyncio.run(count_jobs(database_url, since=started)),
         app_shutdown=_describe_shutdown(stopped_in_time, app_log),
         exceptions_logged=app_log.count("Exception in ASGI application"),
+        app_rss_start=app_rss_start,
+        app_rss_peak=app_rss_peak,
     )
 
 
@@ -333,6 +342,8 @@ def render_table(outcomes: list[VariantOutcome]) -> str:
         "cheap p95 with jobs/alone", lambda outcome: outcome.cheap_p95_ratio and f"{outcome.cheap_p95_ratio:.2f}x"
     )
     variant_row("exceptions in app log", lambda outcome: outcome.exceptions_logged)
+    variant_row("app RSS when up (MiB)", lambda outcome: round(outcome.app_rss_start / MIB))
+    variant_row("app peak RSS (MiB)", lambda outcome: round(outcome.app_rss_peak / MIB))
     variant_row("app shutdown", lambda outcome: outcome.app_shutdown)
     return "\n".join(lines)
 
@@ -347,7 +358,8 @@ TABLE_LEGEND = """\
 cheap read: GET /health, one SELECT 1 on a connection from the app's pool.
 jobs accepted, polled: as locust saw them (polled: within its bounded wait).
 jobs in the database ... non-terminal: counted after the app shut down.
-exceptions: "Exception in ASGI application" in reports/load/<variant>/app.log."""
+exceptions: "Exception in ASGI application" in reports/load/<variant>/app.log.
+app RSS: resident memory of the app's process once up, and its peak over both phases (VmHWM)."""
 
 
 def _text(value: object) -> str:

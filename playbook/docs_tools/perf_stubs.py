@@ -14,8 +14,8 @@ from PIL import Image, ImageDraw, ImageFont
 from playbook.app.settings import PROJECT_ROOT
 
 OUTPUT = PROJECT_ROOT / "docs" / "generated" / "perf"
-TABLES = (OUTPUT / "bench.md", OUTPUT / "load.md")
-PLOTS = (OUTPUT / "throughput.png", OUTPUT / "latency.png")
+TABLES = tuple(OUTPUT / name for name in ("bench.md", "breakdown.md", "memory.md", "load.md"))
+PLOTS = tuple(OUTPUT / name for name in ("throughput.png", "breakdown.png", "memory.png", "latency.png"))
 OUTPUT_FILES = frozenset({*TABLES, *PLOTS})
 HOW_TO_MEASURE = "run `make bench`, `make load`, `make perf-report`"
 TABLE_STUB = (

@@ -1,0 +1,144 @@
+"""Paired rounds: the variants of one job interleaved in one process, on the same data and database.
+
+A comparison is one job (a service, a size, an upstream latency) written several ways.
+Each round runs every variant once, each on a fresh job with the same items, forward in
+even rounds and backward in odd ones (ABC, CBA, ...), so whatever the machine does
+meanwhile (other processes, autovacuum, a table that grows) falls on every variant of the
+round alike. A ratio between two variants is taken within each round, then summarised over
+the rounds as the median and the interquartile range (`Spread`). A ratio of two runs
+made minutes apart would carry the machine's drift between them instead.
+
+Rounds: at least `MIN_ROUNDS`, then more until the comparison has run
+`SECONDS_PER_COMPARISON`, at most `MAX_ROUNDS` (`benchmarks/plan.py`). The first
+comparison of a service at each latency starts with a round that is not recorded, so
+connections, prepared statements and caches are warm for every variant. After each run
+the job is read back (`Comparison.check`): a variant that stopped writing cannot post a
+good time.
+
+Shows: per-round times and peak connections of each variant. Does not guarantee: that
+absolute times hold from one run to the next on a shared machine; the ratios within a
+round are what the pairing protects.
+"""
+
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from benchmarks.plan import MAX_ROUNDS, MIN_ROUNDS, SECONDS_PER_COMPARISON
+from playbook.app.database import get_pool_stats
+from playbook.app.models import Job, JobKind
+from standardized.db import get_background_session
+
+JobRun = Callable[[uuid.UUID], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One job written several ways; `variants` in the order a forward round runs them."""
+
+    service: str
+    unit: str  # what one item of the job is: "items", "domains", "pages"
+    items: int
+    latency_ms: int
+    kind: JobKind
+    variants: Mapping[str, JobRun]
+    check: Callable[[uuid.UUID], Awaitable[None]]  # raises unless the job was stored whole
+    baseline: str  # ratios are to this variant...
+    floor: str | None = None  # ...and to this one
+    total_items: int | None = None  # the job row's total_items when it is not `items`
+    # Variants that hold one connection of their own instead of the pool's.
+    unpooled: frozenset[str] = frozenset()
+
+
+@dataclass
+class VariantTimes:
+    seconds: list[float]  # one per recorded round, in round order
+    connections: int  # the most held at once in any round
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of per-round values, their interquartile range, and their extremes."""
+
+    median: float
+    q1: float
+    q3: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Spread":
+        if len(values) == 1:
+            return cls(*values * 5)
+        q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        return cls(median=median, q1=q1, q3=q3, low=min(values), high=max(values))
+
+
+@dataclass
+class ComparisonResult:
+    service: str
+    unit: str
+    items: int
+    latency_ms: int
+    baseline: str
+    floor: str | None
+    variants: dict[str, VariantTimes]
+
+    @property
+    def rounds(self) -> int:
+        return len(next(iter(self.variants.values())).seconds)
+
+    def ratio(self, variant: str, reference: str) -> Spread:
+        """`variant`'s time over `reference`'s, round by round."""
+        ours, theirs = self.variants[variant].seconds, self.variants[reference].seconds
+        return Spread.of([mine / other for mine, other in zip(ours, theirs, strict=True)])
+
+    def seconds(self, variant: str) -> Spread:
+        return Spread.of(self.variants[variant].seconds)
+
+
+async def create_job(kind: JobKind, total_items: int) -> uuid.UUID:
+    async with get_background_session() as session:
+        job = Job(kind=kind, total_items=total_items)
+        session.add(job)
+    return job.id
+
+
+async def run_comparison(comparison: Comparison, *, warm_up: bool) -> ComparisonResult:
+    names = list(comparison.variants)
+    times = {name: VariantTimes(seconds=[], connections=0) for name in names}
+    if warm_up:
+        for name in names:
+            await _run_once(comparison, name)
+    started = time.perf_counter()
+    rounds = 0
+    while rounds < MIN_ROUNDS or (time.perf_counter() - started < SECONDS_PER_COMPARISON and rounds < MAX_ROUNDS):
+        for name in names if rounds % 2 == 0 else reversed(names):
+            seconds, connections = await _run_once(comparison, name)
+            times[name].seconds.append(seconds)
+            times[name].connections = max(times[name].connections, connections)
+        rounds += 1
+    return ComparisonResult(
+        service=comparison.service,
+        unit=comparison.unit,
+        items=comparison.items,
+        latency_ms=comparison.latency_ms,
+        baseline=comparison.baseline,
+        floor=comparison.floor,
+        variants=times,
+    )
+
+
+async def _run_once(comparison: Comparison, name: str) -> tuple[float, int]:
+    """Seconds `name` takes on a fresh job, and the connections it held at most."""
+    total = comparison.items if comparison.total_items is None else comparison.total_items
+    job_id = await create_job(comparison.kind, total)
+    get_pool_stats().reset_peak()
+    started = time.perf_counter()
+    await comparison.variants[name](job_id)
+    seconds = time.perf_counter() - started
+    connections = 1 if name in comparison.unpooled else get_pool_stats().peak
+    await comparison.check(job_id)
+    return seconds, connections

@@ -1,0 +1,63 @@
+"""What `make bench` measures and for how long, from the environment.
+
+Sizes are per service: batch items, sitemap domains, places pages. Every size runs at every
+upstream latency, except where the sequential variants would wait on the upstream for more
+than `MAX_WAIT_SECONDS` each per round (1,000 batch items at 50 ms wait 50 s): those are
+left out, and the report says so. Rounds and the memory run are sized here too.
+"""
+
+import os
+from dataclasses import dataclass
+
+
+def _numbers(variable: str, default: str) -> list[int]:
+    return [int(number) for number in os.environ.get(variable, default).split(",")]
+
+
+SIZES = _numbers("BENCH_SIZES", "10,100,1000")  # batch items
+SITEMAP_DOMAINS = _numbers("BENCH_SITEMAP_DOMAINS", "2,8,32")  # domains, each 6 upstream requests
+PLACES_PAGES = _numbers("BENCH_PLACES_PAGES", "1,2,4")  # pages of one search; the simulator serves at most 4
+LATENCIES_MS = _numbers("BENCH_LATENCIES_MS", "0,50")
+
+# Rounds of one comparison: at least MIN_ROUNDS, then more until it has run for
+# SECONDS_PER_COMPARISON, never more than MAX_ROUNDS.
+MIN_ROUNDS = int(os.environ.get("BENCH_MIN_ROUNDS", "3"))
+SECONDS_PER_COMPARISON = float(os.environ.get("BENCH_SECONDS_PER_COMPARISON", "8"))
+MAX_ROUNDS = 30
+MAX_WAIT_SECONDS = float(os.environ.get("BENCH_MAX_WAIT_SECONDS", "5"))
+
+# The per-item breakdown: one instrumented run of each batch variant, the largest size, no upstream latency.
+BREAKDOWN_ITEMS = max(SIZES)
+# The memory run: one batch of ten times the largest size per variant, each in a process of its own.
+MEMORY_ITEMS = int(os.environ.get("BENCH_MEMORY_ITEMS", str(10 * max(SIZES))))
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A size not measured at a latency, because its sequential runs would wait too long."""
+
+    service: str
+    unit: str
+    size: int
+    latency_ms: int
+    wait_seconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.service} {self.size} {self.unit} at {self.latency_ms} ms: each sequential run would wait"
+            f" {self.wait_seconds:.0f} s on the upstream (BENCH_MAX_WAIT_SECONDS={MAX_WAIT_SECONDS:g})"
+        )
+
+
+def sizes_within_wait(
+    service: str, unit: str, sizes: list[int], *, requests_per_unit: int, latency_ms: int
+) -> tuple[list[int], list[LeftOut]]:
+    """The sizes whose sequential runs wait at most `MAX_WAIT_SECONDS` on the upstream, and the others."""
+    kept, left_out = [], []
+    for size in sizes:
+        wait_seconds = size * requests_per_unit * latency_ms / 1000
+        if wait_seconds <= MAX_WAIT_SECONDS:
+            kept.append(size)
+        else:
+            left_out.append(LeftOut(service, unit, size, latency_ms, wait_seconds))
+    return kept, left_out
