@@ -22,7 +22,7 @@ or figures steadier than one run's; the ratios come from the paired rounds.
 
 import asyncio
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ from benchmarks.paired import create_job
 from benchmarks.runtime import Runtime
 from playbook.app.database import get_engine
 from playbook.app.models import JobKind
+from playbook.upstream.sites import fetch_site
 from standardized.services.batch import batch_functions
 
 CATEGORIES = ("upstream fetch", "pool checkout", "statements", "commit", "other")
@@ -59,7 +60,7 @@ class Breakdown:
 
 class _Timers:
     def __init__(self) -> None:
-        self.seconds: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
 
     def add(self, category: str, seconds: float) -> None:
@@ -103,9 +104,7 @@ def _instrumented(timers: _Timers, raw_connection: asyncpg.Connection) -> Iterat
         # Wrappers around the real calls, for these runs only: each still does its work.
         stack.enter_context(patch.object(engine.pool, "connect", timers.sync("pool checkout", engine.pool.connect)))
         stack.enter_context(patch.object(engine.dialect, "do_commit", timers.sync("commit", engine.dialect.do_commit)))
-        stack.enter_context(
-            patch.object(batch_functions, "fetch_site", timers.awaited("upstream fetch", batch_functions.fetch_site))
-        )
+        stack.enter_context(patch.object(batch_functions, "fetch_site", timers.awaited("upstream fetch", fetch_site)))
         for name in ("before_cursor_execute", "after_cursor_execute"):
             listener = getattr(timers, name)
             event.listen(engine, name, listener)

@@ -20,10 +20,11 @@ PLACES_PAGES = _numbers("BENCH_PLACES_PAGES", "1,2,4")  # pages of one search; t
 LATENCIES_MS = _numbers("BENCH_LATENCIES_MS", "0,50")
 
 # Rounds of one comparison: at least MIN_ROUNDS, then more until it has run for
-# SECONDS_PER_COMPARISON, never more than MAX_ROUNDS.
+# SECONDS_PER_COMPARISON, never more than MAX_ROUNDS. A plan whose largest batch is
+# smaller than 1,000 items (CI's smoke run) is a check that everything runs: 2 s each.
 MIN_ROUNDS = int(os.environ.get("BENCH_MIN_ROUNDS", "3"))
-SECONDS_PER_COMPARISON = float(os.environ.get("BENCH_SECONDS_PER_COMPARISON", "8"))
-MAX_ROUNDS = 30
+SECONDS_PER_COMPARISON = float(os.environ.get("BENCH_SECONDS_PER_COMPARISON", "12" if max(SIZES) >= 1000 else "2"))
+MAX_ROUNDS = 40
 MAX_WAIT_SECONDS = float(os.environ.get("BENCH_MAX_WAIT_SECONDS", "5"))
 
 # The per-item breakdown: one instrumented run of each batch variant, the largest size, no upstream latency.

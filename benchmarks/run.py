@@ -46,8 +46,8 @@ async def run_comparisons(runtime: Runtime) -> tuple[list[ComparisonResult], lis
     for latency_ms in plan.LATENCIES_MS:
         async with upstream_at(latency_ms):
             for suite in SUITES:
-                comparisons, skipped = suite.comparisons(runtime, latency_ms)
-                left_out += skipped
+                comparisons, sizes_left_out = suite.comparisons(runtime, latency_ms)
+                left_out += sizes_left_out
                 for index, comparison in enumerate(comparisons):
                     started = time.perf_counter()
                     # The first comparison of a suite at a latency warms every variant up first.
