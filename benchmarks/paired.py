@@ -70,8 +70,9 @@ class Spread:
 
     @classmethod
     def of(cls, values: list[float]) -> "Spread":
-        if len(values) == 1:
-            return cls(*values * 5)
+        if len(values) == 1:  # one round: no spread to speak of
+            [value] = values
+            return cls(median=value, q1=value, q3=value, low=value, high=value)
         q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
         return cls(median=median, q1=q1, q3=q3, low=min(values), high=max(values))
 

@@ -21,8 +21,8 @@ from matplotlib.axes import Axes
 
 from benchmarks.breakdown import CATEGORIES, Breakdown
 from benchmarks.memory import MemoryRun
-from benchmarks.report import RESULTS, Row, is_bounded, ratio_text, rows
-from benchmarks.results import BenchResults
+from benchmarks.report import Row, is_bounded, ratio_text, rows
+from benchmarks.results import RESULTS, BenchResults
 from benchmarks.rss import MIB
 from playbook.app.settings import PROJECT_ROOT
 
@@ -33,18 +33,23 @@ DOCS = PROJECT_ROOT / "docs" / "generated" / "perf"
 
 def bench_table(results: BenchResults) -> str:
     lines = [
-        "| service | size | upstream latency | variant | ms / item | ratio to single session | ratio to raw asyncpg "
+        "| service | size | upstream latency | variant | ms / item | × single session | × raw asyncpg "
         "| items / s | connections | rounds |",
         "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {row.service} | {row.items} {row.unit} | {row.latency_ms} ms | `{row.variant}` | {row.ms_per_item:.2f} "
-        f"| {ratio_text(row.vs_baseline)} | {ratio_text(row.vs_floor)} | {row.items_per_second:.1f} "
+        f"| {row.service} | {_size(row.items, row.unit)} | {row.latency_ms} ms | `{row.variant}` "
+        f"| {row.ms_per_item:.2f} | {ratio_text(row.vs_baseline, times='×')} | {ratio_text(row.vs_floor, times='×')} "
+        f"| {row.items_per_second:.1f} "
         f"| {row.connections} | {row.rounds} |"
         for row in rows(results.comparisons)
     ]
     left_out = "".join(f"\n- left out: {left_out}" for left_out in results.left_out)
     return "\n".join(lines) + f"\n\n{_measured(results)}{left_out}\n"
+
+
+def _size(count: int, unit: str) -> str:
+    return f"{count} {unit.removesuffix('s') if count == 1 else unit}"
 
 
 def _measured(results: BenchResults) -> str:
@@ -104,7 +109,7 @@ def load_table(load: dict[str, Any]) -> str:
             )
     outcome = ", ".join(
         f"{v['variant']}: {v['jobs_not_terminal']} jobs left non-terminal, cheap p95 with jobs"
-        f" {v['cheap_p95_ratio']:.2f} times alone, {_app_memory(v)}"
+        f" {v['cheap_p95_ratio']:.2f}× alone, {_app_memory(v)}"
         for v in load["variants"]
     )
     return "\n".join(lines) + f"\n\n{outcome}. Machine: {load['cores']} cores.\n"
@@ -150,7 +155,7 @@ def _plot_bars(axis: Axes, subset: list[Row]) -> None:
             for size in sizes
         ]
         axis.bar([n + index * width for n in range(len(sizes))], values, width, label=variant)
-    axis.set_xticks([n + 0.4 - width / 2 for n in range(len(sizes))], [f"{size} {unit}" for size in sizes])
+    axis.set_xticks([n + 0.4 - width / 2 for n in range(len(sizes))], [_size(size, unit) for size in sizes])
     axis.set_yscale("log")
     axis.set_ylabel(f"{unit} / s")
 

@@ -21,11 +21,20 @@ LATENCIES_MS = _numbers("BENCH_LATENCIES_MS", "0,50")
 
 # Rounds of one comparison: at least MIN_ROUNDS, then more until it has run for
 # SECONDS_PER_COMPARISON, never more than MAX_ROUNDS. A plan whose largest batch is
-# smaller than 1,000 items (CI's smoke run) is a check that everything runs: 2 s each.
-MIN_ROUNDS = int(os.environ.get("BENCH_MIN_ROUNDS", "3"))
-SECONDS_PER_COMPARISON = float(os.environ.get("BENCH_SECONDS_PER_COMPARISON", "12" if max(SIZES) >= 1000 else "2"))
+# smaller than 1,000 items (CI's smoke run) only checks that everything runs: 3 rounds
+# and 2 s each.
+FULL_PLAN = max(SIZES) >= 1000
+MIN_ROUNDS = int(os.environ.get("BENCH_MIN_ROUNDS", "5" if FULL_PLAN else "3"))
+SECONDS_PER_COMPARISON = float(os.environ.get("BENCH_SECONDS_PER_COMPARISON", "20" if FULL_PLAN else "2"))
 MAX_ROUNDS = 40
 MAX_WAIT_SECONDS = float(os.environ.get("BENCH_MAX_WAIT_SECONDS", "5"))
+
+# PostgreSQL's synchronous_commit for the benchmark database. Off, a COMMIT costs its round
+# trip but does not wait for the WAL to reach the disk: on a machine shared with other work
+# that wait varies tenfold from one minute to the next and swamps every ratio. `on` measures
+# durable commits, where each commit also pays a flush: one per item for the baselines, one
+# per write for the standardized batch.
+SYNCHRONOUS_COMMIT = os.environ.get("BENCH_SYNCHRONOUS_COMMIT", "off")
 
 # The per-item breakdown: one instrumented run of each batch variant, the largest size, no upstream latency.
 BREAKDOWN_ITEMS = max(SIZES)

@@ -14,11 +14,9 @@ from pathlib import Path
 from benchmarks.breakdown import CATEGORIES, Breakdown
 from benchmarks.memory import MemoryRun
 from benchmarks.paired import ComparisonResult, Spread
-from benchmarks.results import BenchResults
+from benchmarks.results import RESULTS, BenchResults
 from benchmarks.rss import MIB
-from playbook.app.settings import PROJECT_ROOT
 
-RESULTS = PROJECT_ROOT / "reports" / "bench" / "results.json"
 SEQUENTIAL, CONCURRENT = "standardized", "standardized_concurrent"
 # Targets on the batch job: the sequential default at 0 ms against both baselines, at
 # the largest size measured; and what concurrency buys at the largest latency.
@@ -69,9 +67,9 @@ def _row(result: ComparisonResult, variant: str) -> Row:
     )
 
 
-def ratio_text(spread: Spread | None) -> str:
+def ratio_text(spread: Spread | None, *, times: str = "x") -> str:
     """`0.62x (0.60-0.65)`: the median and the interquartile range."""
-    return "-" if spread is None else f"{spread.median:.2f}x ({spread.q1:.2f}-{spread.q3:.2f})"
+    return "-" if spread is None else f"{spread.median:.2f}{times} ({spread.q1:.2f}-{spread.q3:.2f})"
 
 
 def render_comparisons(results: BenchResults) -> str:
@@ -183,7 +181,8 @@ def render(results: BenchResults) -> str:
     before, after = results.load_average
     parts = [
         f"bench run of {results.started}, {results.seconds:.0f} s on {results.cores} cores"
-        f" (1-minute load average {before:.1f} at the start, {after:.1f} at the end)",
+        f" (1-minute load average {before:.1f} at the start, {after:.1f} at the end);"
+        f" synchronous_commit {results.plan.get('SYNCHRONOUS_COMMIT', 'on')}",
         render_comparisons(results),
     ]
     if results.breakdown:

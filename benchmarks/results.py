@@ -9,6 +9,9 @@ from benchmarks.breakdown import Breakdown
 from benchmarks.memory import MemoryRun
 from benchmarks.paired import ComparisonResult, VariantTimes
 from benchmarks.plan import LeftOut
+from playbook.app.settings import PROJECT_ROOT
+
+RESULTS = PROJECT_ROOT / "reports" / "bench" / "results.json"
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """What every benchmark runs on: one database, the app's engine bound, a raw asyncpg
-connection beside it, and the upstream simulator bound at a given latency.
+connection beside it, and the upstream simulator bound at a given latency. The database's
+`synchronous_commit` is `BENCH_SYNCHRONOUS_COMMIT` (`benchmarks/plan.py`).
 
 All of it lives on one event loop in one process, as in the app; a memory run
 (`benchmarks/memory.py`) builds the same in a process of its own.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 from sqlalchemy.engine import URL
 
+from benchmarks.plan import SYNCHRONOUS_COMMIT
 from playbook.app.database import bound_engine
 from playbook.app.settings import Settings
 from playbook.harness.databases import (
@@ -39,6 +41,12 @@ async def bench_database() -> AsyncIterator[URL]:
     name = f"playbook_bench_{uuid.uuid4().hex[:8]}"
     url = await prepare_database(SETTINGS, name, replace=True)
     try:
+        # For every connection made from here on, the engine's and the memory runs' alike.
+        connection = await asyncpg.connect(**asyncpg_connect_args(url))
+        try:
+            await connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = {SYNCHRONOUS_COMMIT}')
+        finally:
+            await connection.close()
         yield url
     finally:
         await drop_database(resolve_server_url(SETTINGS), name)
