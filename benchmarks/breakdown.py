@@ -33,7 +33,7 @@ import asyncpg
 from sqlalchemy import event
 
 from benchmarks.batch_bench import CONCURRENT, job_runs
-from benchmarks.paired import create_job
+from benchmarks.paired import create_job, empty_tables
 from benchmarks.runtime import Runtime
 from playbook.app.database import get_engine
 from playbook.app.models import JobKind
@@ -118,6 +118,7 @@ async def measure(runtime: Runtime, *, items: int) -> list[Breakdown]:
     """One instrumented run of each batch variant on a fresh job of `items` items."""
     breakdowns = []
     for variant, run in job_runs(runtime, items).items():
+        await empty_tables()
         job_id = await create_job(JobKind.batch, items)
         timers = _Timers()
         with _instrumented(timers, runtime.raw_connection):

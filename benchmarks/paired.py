@@ -3,10 +3,12 @@
 A comparison is one job (a service, a size, an upstream latency) written several ways.
 Each round runs every variant once, each on a fresh job with the same items, forward in
 even rounds and backward in odd ones (ABC, CBA, ...), so whatever the machine does
-meanwhile (other processes, autovacuum, a table that grows) falls on every variant of the
-round alike. A ratio between two variants is taken within each round, then summarised over
-the rounds as the median and the interquartile range (`Spread`). A ratio of two runs
-made minutes apart would carry the machine's drift between them instead.
+meanwhile (other processes, a checkpoint) falls on every variant of the round alike.
+Before each run the app's tables are emptied, so every run starts from the same database:
+no variant pays for the rows, or the dead row versions, that the runs before it left. A
+ratio between two variants is taken within each round, then summarised over the rounds
+as the median and the interquartile range (`Spread`). A ratio of two runs made minutes
+apart would carry the machine's drift between them instead.
 
 Rounds: at least `MIN_ROUNDS`, then more until the comparison has run
 `SECONDS_PER_COMPARISON`, at most `MAX_ROUNDS` (`benchmarks/plan.py`). The first
@@ -26,9 +28,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import text
+
 from benchmarks.plan import MAX_ROUNDS, MIN_ROUNDS, SECONDS_PER_COMPARISON
 from playbook.app.database import get_pool_stats
-from playbook.app.models import Job, JobKind
+from playbook.app.models import Base, Job, JobKind
 from standardized.db import get_background_session
 
 JobRun = Callable[[uuid.UUID], Awaitable[None]]
@@ -100,6 +104,13 @@ class ComparisonResult:
         return Spread.of(self.variants[variant].seconds)
 
 
+async def empty_tables() -> None:
+    """Every table of the app emptied: the next run starts from the same database as the last."""
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    async with get_background_session() as session:
+        await session.execute(text(f"TRUNCATE {tables}"))
+
+
 async def create_job(kind: JobKind, total_items: int) -> uuid.UUID:
     async with get_background_session() as session:
         job = Job(kind=kind, total_items=total_items)
@@ -135,6 +146,7 @@ async def run_comparison(comparison: Comparison, *, warm_up: bool) -> Comparison
 async def _run_once(comparison: Comparison, name: str) -> tuple[float, int]:
     """Seconds `name` takes on a fresh job, and the connections it held at most."""
     total = comparison.items if comparison.total_items is None else comparison.total_items
+    await empty_tables()
     job_id = await create_job(comparison.kind, total)
     get_pool_stats().reset_peak()
     started = time.perf_counter()
