@@ -10,8 +10,8 @@ ratio between two variants is taken within each round, then summarised over the 
 as the median and the interquartile range (`Spread`). A ratio of two runs made minutes
 apart would carry the machine's drift between them instead.
 
-Rounds: at least `MIN_ROUNDS`, then more until the comparison has run
-`SECONDS_PER_COMPARISON`, at most `MAX_ROUNDS` (`benchmarks/plan.py`). The first
+How many rounds is `Rounds` (`benchmarks/plan.py`); `merged` pools the rounds that
+several processes ran of the same comparisons. The first
 comparison of a service at each latency starts with a round that is not recorded, so
 connections, prepared statements and caches are warm for every variant. After each run
 the job is read back (`Comparison.check`): a variant that stopped writing cannot post a
@@ -26,11 +26,11 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import text
 
-from benchmarks.plan import MAX_ROUNDS, MIN_ROUNDS, SECONDS_PER_COMPARISON
+from benchmarks.plan import Rounds
 from playbook.app.database import get_pool_stats
 from playbook.app.models import Base, Job, JobKind
 from standardized.db import get_background_session
@@ -118,20 +118,20 @@ async def create_job(kind: JobKind, total_items: int) -> uuid.UUID:
     return job.id
 
 
-async def run_comparison(comparison: Comparison, *, warm_up: bool) -> ComparisonResult:
+async def run_comparison(comparison: Comparison, *, rounds: Rounds, warm_up: bool) -> ComparisonResult:
     names = list(comparison.variants)
     times = {name: VariantTimes(seconds=[], connections=0) for name in names}
     if warm_up:
         for name in names:
             await _run_once(comparison, name)
     started = time.perf_counter()
-    rounds = 0
-    while rounds < MIN_ROUNDS or (time.perf_counter() - started < SECONDS_PER_COMPARISON and rounds < MAX_ROUNDS):
-        for name in names if rounds % 2 == 0 else reversed(names):
+    done = 0
+    while done < rounds.least or (time.perf_counter() - started < rounds.seconds and done < rounds.most):
+        for name in names if done % 2 == 0 else reversed(names):
             seconds, connections = await _run_once(comparison, name)
             times[name].seconds.append(seconds)
             times[name].connections = max(times[name].connections, connections)
-        rounds += 1
+        done += 1
     return ComparisonResult(
         service=comparison.service,
         unit=comparison.unit,
@@ -141,6 +141,22 @@ async def run_comparison(comparison: Comparison, *, warm_up: bool) -> Comparison
         floor=comparison.floor,
         variants=times,
     )
+
+
+def merged(shares: list[list[ComparisonResult]]) -> list[ComparisonResult]:
+    """The same comparisons run by several processes, their rounds pooled."""
+    return [_pooled(list(results)) for results in zip(*shares, strict=True)]
+
+
+def _pooled(results: list[ComparisonResult]) -> ComparisonResult:
+    variants = {
+        name: VariantTimes(
+            seconds=[seconds for result in results for seconds in result.variants[name].seconds],
+            connections=max(result.variants[name].connections for result in results),
+        )
+        for name in results[0].variants
+    }
+    return replace(results[0], variants=variants)
 
 
 async def _run_once(comparison: Comparison, name: str) -> tuple[float, int]:

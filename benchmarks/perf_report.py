@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 
 from benchmarks.breakdown import CATEGORIES, Breakdown
 from benchmarks.memory import MemoryRun
+from benchmarks.plan import quantity
 from benchmarks.report import Row, is_bounded, ratio_text, rows
 from benchmarks.results import RESULTS, BenchResults
 from benchmarks.rss import MIB
@@ -38,7 +39,7 @@ def bench_table(results: BenchResults) -> str:
         "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {row.service} | {_size(row.items, row.unit)} | {row.latency_ms} ms | `{row.variant}` "
+        f"| {row.service} | {quantity(row.items, row.unit)} | {row.latency_ms} ms | `{row.variant}` "
         f"| {row.ms_per_item:.2f} | {ratio_text(row.vs_baseline, times='×')} | {ratio_text(row.vs_floor, times='×')} "
         f"| {row.items_per_second:.1f} "
         f"| {row.connections} | {row.rounds} |"
@@ -46,10 +47,6 @@ def bench_table(results: BenchResults) -> str:
     ]
     left_out = "".join(f"\n- left out: {left_out}" for left_out in results.left_out)
     return "\n".join(lines) + f"\n\n{_measured(results)}{left_out}\n"
-
-
-def _size(count: int, unit: str) -> str:
-    return f"{count} {unit.removesuffix('s') if count == 1 else unit}"
 
 
 def _measured(results: BenchResults) -> str:
@@ -155,7 +152,7 @@ def _plot_bars(axis: Axes, subset: list[Row]) -> None:
             for size in sizes
         ]
         axis.bar([n + index * width for n in range(len(sizes))], values, width, label=variant)
-    axis.set_xticks([n + 0.4 - width / 2 for n in range(len(sizes))], [_size(size, unit) for size in sizes])
+    axis.set_xticks([n + 0.4 - width / 2 for n in range(len(sizes))], [quantity(size, unit) for size in sizes])
     axis.set_yscale("log")
     axis.set_ylabel(f"{unit} / s")
 

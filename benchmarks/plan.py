@@ -3,9 +3,10 @@
 Sizes are per service: batch items, sitemap domains, places pages. Every size runs at every
 upstream latency, except where the sequential variants would wait on the upstream for more
 than `MAX_WAIT_SECONDS` each per round (1,000 batch items at 50 ms wait 50 s): those are
-left out, and the report says so. Rounds and the memory run are sized here too.
+left out, and the report says so. Rounds, processes and the memory run are sized here too.
 """
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -19,14 +20,37 @@ SITEMAP_DOMAINS = _numbers("BENCH_SITEMAP_DOMAINS", "2,8,32")  # domains, each 6
 PLACES_PAGES = _numbers("BENCH_PLACES_PAGES", "1,2,4")  # pages of one search; the simulator serves at most 4
 LATENCIES_MS = _numbers("BENCH_LATENCIES_MS", "0,50")
 
-# Rounds of one comparison: at least MIN_ROUNDS, then more until it has run for
-# SECONDS_PER_COMPARISON, never more than MAX_ROUNDS. A plan whose largest batch is
-# smaller than 1,000 items (CI's smoke run) only checks that everything runs: 3 rounds
-# and 2 s each.
+
+@dataclass(frozen=True)
+class Rounds:
+    """How many rounds a comparison runs: at least `least`, then more until it has run for
+    `seconds`, never more than `most`."""
+
+    least: int
+    seconds: float
+    most: int
+
+    def shared_by(self, processes: int) -> "Rounds":
+        """One process's share when `processes` processes run the rounds between them."""
+        return Rounds(
+            least=math.ceil(self.least / processes),
+            seconds=self.seconds / processes,
+            most=math.ceil(self.most / processes),
+        )
+
+
+# A plan whose largest batch is smaller than 1,000 items (CI's smoke run) only checks that
+# everything runs: three rounds and 2 s per comparison, in one process.
 FULL_PLAN = max(SIZES) >= 1000
-MIN_ROUNDS = int(os.environ.get("BENCH_MIN_ROUNDS", "5" if FULL_PLAN else "3"))
-SECONDS_PER_COMPARISON = float(os.environ.get("BENCH_SECONDS_PER_COMPARISON", "20" if FULL_PLAN else "2"))
-MAX_ROUNDS = 40
+ROUNDS = Rounds(
+    least=int(os.environ.get("BENCH_MIN_ROUNDS", "6" if FULL_PLAN else "3")),
+    seconds=float(os.environ.get("BENCH_SECONDS_PER_COMPARISON", "24" if FULL_PLAN else "2")),
+    most=42,
+)
+# The rounds are shared by this many fresh interpreters, one after another. Each draws its
+# own memory layout and string-hash seed, which move one process's timings by several
+# percent either way; pooling the rounds of a few processes averages that out.
+PROCESSES = int(os.environ.get("BENCH_PROCESSES", "3" if FULL_PLAN else "1"))
 MAX_WAIT_SECONDS = float(os.environ.get("BENCH_MAX_WAIT_SECONDS", "5"))
 
 # PostgreSQL's synchronous_commit for the benchmark database. Off, a COMMIT costs its round
@@ -42,6 +66,11 @@ BREAKDOWN_ITEMS = max(SIZES)
 MEMORY_ITEMS = int(os.environ.get("BENCH_MEMORY_ITEMS", str(10 * max(SIZES))))
 
 
+def quantity(count: int, unit: str) -> str:
+    """`1 page`, `2 pages`: units are named in the plural."""
+    return f"{count} {unit.removesuffix('s') if count == 1 else unit}"
+
+
 @dataclass(frozen=True)
 class LeftOut:
     """A size not measured at a latency, because its sequential runs would wait too long."""
@@ -54,7 +83,7 @@ class LeftOut:
 
     def __str__(self) -> str:
         return (
-            f"{self.service} {self.size} {self.unit} at {self.latency_ms} ms: each sequential run would wait"
+            f"{self.service} {quantity(self.size, self.unit)} at {self.latency_ms} ms: each sequential run would wait"
             f" {self.wait_seconds:.0f} s on the upstream (BENCH_MAX_WAIT_SECONDS={MAX_WAIT_SECONDS:g})"
         )
 

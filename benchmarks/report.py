@@ -182,7 +182,7 @@ def render(results: BenchResults) -> str:
     parts = [
         f"bench run of {results.started}, {results.seconds:.0f} s on {results.cores} cores"
         f" (1-minute load average {before:.1f} at the start, {after:.1f} at the end);"
-        f" synchronous_commit {results.plan.get('SYNCHRONOUS_COMMIT', 'on')}",
+        f" synchronous_commit {results.plan.get('synchronous_commit', 'on')}",
         render_comparisons(results),
     ]
     if results.breakdown:
