@@ -10,18 +10,19 @@ ratio between two variants is taken within each round, then summarised over the 
 as the median and the interquartile range (`Spread`). A ratio of two runs made minutes
 apart would carry the machine's drift between them instead.
 
-How many rounds is `Rounds` (`benchmarks/plan.py`); `merged` pools the rounds that
-several processes ran of the same comparisons. The first
-comparison of a service at each latency starts with a round that is not recorded, so
-connections, prepared statements and caches are warm for every variant. After each run
-the job is read back (`Comparison.check`): a variant that stopped writing cannot post a
-good time.
+How many rounds is `Rounds` (`benchmarks/plan.py`): more where the ratios vary from round
+to round, fewer where they do not; `merged` pools the rounds that several processes ran
+of the same comparisons. The first comparison of a service at each latency starts with a
+round that is not recorded, so connections, prepared statements and caches are warm for
+every variant. After each run the job is read back (`Comparison.check`): a variant that
+stopped writing cannot post a good time.
 
 Shows: per-round times and peak connections of each variant. Does not guarantee: that
 absolute times hold from one run to the next on a shared machine; the ratios within a
 round are what the pairing protects.
 """
 
+import math
 import statistics
 import time
 import uuid
@@ -71,14 +72,26 @@ class Spread:
     q3: float
     low: float
     high: float
+    count: int
 
     @classmethod
     def of(cls, values: list[float]) -> "Spread":
         if len(values) == 1:  # one round: no spread to speak of
             [value] = values
-            return cls(median=value, q1=value, q3=value, low=value, high=value)
+            return cls(median=value, q1=value, q3=value, low=value, high=value, count=1)
         q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-        return cls(median=median, q1=q1, q3=q3, low=min(values), high=max(values))
+        return cls(median=median, q1=q1, q3=q3, low=min(values), high=max(values), count=len(values))
+
+    @property
+    def relative_error(self) -> float:
+        """The median's standard error over the median, from the interquartile range.
+
+        For roughly normal values the median's standard error is 1.2533 sigma / sqrt(n), and
+        sigma is the interquartile range / 1.349; one round says nothing, so it is infinite.
+        """
+        if self.count < 2:
+            return math.inf
+        return 0.929 * (self.q3 - self.q1) / math.sqrt(self.count) / self.median
 
 
 @dataclass
@@ -103,6 +116,16 @@ class ComparisonResult:
     def seconds(self, variant: str) -> Spread:
         return Spread.of(self.variants[variant].seconds)
 
+    def ratios(self) -> list[Spread]:
+        """Every variant's ratio to the baseline and to the floor."""
+        references = [reference for reference in (self.baseline, self.floor) if reference is not None]
+        return [
+            self.ratio(variant, reference)
+            for reference in references
+            for variant in self.variants
+            if variant != reference
+        ]
+
 
 async def empty_tables() -> None:
     """Every table of the app emptied: the next run starts from the same database as the last."""
@@ -120,27 +143,30 @@ async def create_job(kind: JobKind, total_items: int) -> uuid.UUID:
 
 async def run_comparison(comparison: Comparison, *, rounds: Rounds, warm_up: bool) -> ComparisonResult:
     names = list(comparison.variants)
-    times = {name: VariantTimes(seconds=[], connections=0) for name in names}
-    if warm_up:
-        for name in names:
-            await _run_once(comparison, name)
-    started = time.perf_counter()
-    done = 0
-    while done < rounds.least or (time.perf_counter() - started < rounds.seconds and done < rounds.most):
-        for name in names if done % 2 == 0 else reversed(names):
-            seconds, connections = await _run_once(comparison, name)
-            times[name].seconds.append(seconds)
-            times[name].connections = max(times[name].connections, connections)
-        done += 1
-    return ComparisonResult(
+    result = ComparisonResult(
         service=comparison.service,
         unit=comparison.unit,
         items=comparison.items,
         latency_ms=comparison.latency_ms,
         baseline=comparison.baseline,
         floor=comparison.floor,
-        variants=times,
+        variants={name: VariantTimes(seconds=[], connections=0) for name in names},
     )
+    if warm_up:
+        for name in names:
+            await _run_once(comparison, name)
+    started = time.perf_counter()
+    while result.rounds < rounds.least or (
+        max(spread.relative_error for spread in result.ratios()) > rounds.tolerance
+        and time.perf_counter() - started < rounds.seconds
+        and result.rounds < rounds.most
+    ):
+        for name in names if result.rounds % 2 == 0 else reversed(names):
+            seconds, connections = await _run_once(comparison, name)
+            times = result.variants[name]
+            times.seconds.append(seconds)
+            times.connections = max(times.connections, connections)
+    return result
 
 
 def merged(shares: list[list[ComparisonResult]]) -> list[ComparisonResult]:

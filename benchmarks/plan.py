@@ -23,29 +23,34 @@ LATENCIES_MS = _numbers("BENCH_LATENCIES_MS", "0,50")
 
 @dataclass(frozen=True)
 class Rounds:
-    """How many rounds a comparison runs: at least `least`, then more until it has run for
-    `seconds`, never more than `most`."""
+    """How many rounds a comparison runs: at least `least`, then more while any of its ratios
+    is less certain than `tolerance` (the standard error of its median, relative to it),
+    until it has run for `seconds` or `most` rounds."""
 
     least: int
+    tolerance: float
     seconds: float
     most: int
 
     def shared_by(self, processes: int) -> "Rounds":
-        """One process's share when `processes` processes run the rounds between them."""
+        """One process's share when `processes` processes run the rounds between them: pooling
+        their rounds shrinks each median's standard error by the square root of their number."""
         return Rounds(
             least=math.ceil(self.least / processes),
+            tolerance=self.tolerance * math.sqrt(processes),
             seconds=self.seconds / processes,
             most=math.ceil(self.most / processes),
         )
 
 
 # A plan whose largest batch is smaller than 1,000 items (CI's smoke run) only checks that
-# everything runs: three rounds and 2 s per comparison, in one process.
+# everything runs: three rounds and at most 2 s per comparison, in one process.
 FULL_PLAN = max(SIZES) >= 1000
 ROUNDS = Rounds(
     least=int(os.environ.get("BENCH_MIN_ROUNDS", "6" if FULL_PLAN else "3")),
-    seconds=float(os.environ.get("BENCH_SECONDS_PER_COMPARISON", "24" if FULL_PLAN else "2")),
-    most=42,
+    tolerance=0.025,
+    seconds=float(os.environ.get("BENCH_SECONDS_PER_COMPARISON", "150" if FULL_PLAN else "2")),
+    most=60,
 )
 # The rounds are shared by this many fresh interpreters, one after another. Each draws its
 # own memory layout and string-hash seed, which move one process's timings by several

@@ -1,6 +1,7 @@
 """What every benchmark runs on: one database, the app's engine bound, a raw asyncpg
 connection beside it, and the upstream simulator bound at a given latency. The database's
-`synchronous_commit` is `BENCH_SYNCHRONOUS_COMMIT` (`benchmarks/plan.py`).
+`synchronous_commit` is `BENCH_SYNCHRONOUS_COMMIT` (`benchmarks/plan.py`); autovacuum is
+off on its tables.
 
 All of it lives on one event loop in one process, as in the app; a memory run
 (`benchmarks/memory.py`) builds the same in a process of its own.
@@ -16,6 +17,7 @@ from sqlalchemy.engine import URL
 
 from benchmarks.plan import SYNCHRONOUS_COMMIT
 from playbook.app.database import bound_engine
+from playbook.app.models import Base
 from playbook.app.settings import Settings
 from playbook.harness.databases import (
     asyncpg_connect_args,
@@ -41,10 +43,16 @@ async def bench_database() -> AsyncIterator[URL]:
     name = f"playbook_bench_{uuid.uuid4().hex[:8]}"
     url = await prepare_database(SETTINGS, name, replace=True)
     try:
-        # For every connection made from here on, the engine's and the memory runs' alike.
         connection = await asyncpg.connect(**asyncpg_connect_args(url))
         try:
+            # For every connection made from here on, the engine's and the memory runs' alike.
             await connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = {SYNCHRONOUS_COMMIT}')
+            # The paired runs empty the tables before each run, so nothing piles up for autovacuum
+            # to clean; left on, it would land in one run and not the next.
+            for table in Base.metadata.sorted_tables:
+                await connection.execute(
+                    f"ALTER TABLE {table.name} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)"
+                )
         finally:
             await connection.close()
         yield url
