@@ -37,6 +37,9 @@ from playbook.app.models import Base, Job, JobKind
 from standardized.db import get_background_session
 
 JobRun = Callable[[uuid.UUID], Awaitable[None]]
+# Fewer rounds than this say too little about their own spread to stop on it; only the time
+# allowed stops a comparison sooner.
+ROUNDS_TO_JUDGE = 5
 
 
 @dataclass(frozen=True)
@@ -157,9 +160,9 @@ async def run_comparison(comparison: Comparison, *, rounds: Rounds, warm_up: boo
             await _run_once(comparison, name)
     started = time.perf_counter()
     while result.rounds < rounds.least or (
-        max(spread.relative_error for spread in result.ratios()) > rounds.tolerance
-        and time.perf_counter() - started < rounds.seconds
+        time.perf_counter() - started < rounds.seconds
         and result.rounds < rounds.most
+        and (result.rounds < ROUNDS_TO_JUDGE or _uncertainty(result) > rounds.tolerance)
     ):
         for name in names if result.rounds % 2 == 0 else reversed(names):
             seconds, connections = await _run_once(comparison, name)
@@ -167,6 +170,10 @@ async def run_comparison(comparison: Comparison, *, rounds: Rounds, warm_up: boo
             times.seconds.append(seconds)
             times.connections = max(times.connections, connections)
     return result
+
+
+def _uncertainty(result: ComparisonResult) -> float:
+    return max(spread.relative_error for spread in result.ratios())
 
 
 def merged(shares: list[list[ComparisonResult]]) -> list[ComparisonResult]:

@@ -24,8 +24,8 @@ LATENCIES_MS = _numbers("BENCH_LATENCIES_MS", "0,50")
 @dataclass(frozen=True)
 class Rounds:
     """How many rounds a comparison runs: at least `least`, then more while any of its ratios
-    is less certain than `tolerance` (the standard error of its median, relative to it),
-    until it has run for `seconds` or `most` rounds."""
+    is less certain than `tolerance` (the standard error of its median, relative to it, judged
+    from five rounds on), until it has run for `seconds` or `most` rounds."""
 
     least: int
     tolerance: float
@@ -48,7 +48,7 @@ class Rounds:
 FULL_PLAN = max(SIZES) >= 1000
 ROUNDS = Rounds(
     least=int(os.environ.get("BENCH_MIN_ROUNDS", "6" if FULL_PLAN else "3")),
-    tolerance=0.025,
+    tolerance=0.02,
     seconds=float(os.environ.get("BENCH_SECONDS_PER_COMPARISON", "150" if FULL_PLAN else "2")),
     most=60,
 )
