@@ -16,7 +16,7 @@ MERMAID_SHA256 := 6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950f
 VENDOR := docs/javascripts/vendor
 MERMAID_STAMP := $(VENDOR)/.mermaid-$(MERMAID_VERSION)
 
-.PHONY: help install vendor versions matrix compare test mutate serve worker db-stop db-reset fuzz bench load perf-report audit audit-eval lint diff lock clean tracebacks symbols audit-docs spec outputs docs docs-serve docs-zensical docs-check
+.PHONY: help install vendor versions matrix compare test mutate serve worker db-stop db-reset fuzz bench bench-twice load perf-report audit audit-eval lint diff lock clean tracebacks symbols audit-docs spec outputs docs docs-serve docs-zensical docs-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -96,11 +96,15 @@ db-stop: install ## Stop an embedded PostgreSQL left running in .pgdata
 db-reset: install ## Drop the database make serve uses (its jobs are lost); it is created again on the next serve
 	$(BIN)/python -m playbook db-reset
 
-bench: install ## Benchmark the batch, sitemap and places jobs, and one batch on 1, 2, 4 workers; print the tables
-	mkdir -p reports/bench
-	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-json=reports/bench/results.json -q
-	$(BIN)/python -m benchmarks.report reports/bench/results.json
-	$(BIN)/python -m benchmarks.scaling reports/bench/results.json
+bench: install ## Batch, sitemap and places jobs in paired rounds, a batch's per-item breakdown and memory; one batch on 1, 2, 4 workers
+	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m pytest benchmarks/test_scaling_bench.py --benchmark-enable --benchmark-json=reports/bench/scaling.json -q
+	$(BIN)/python -m benchmarks.scaling reports/bench/scaling.json
+
+bench-twice: install ## The paired rounds twice in a row, their ratios side by side (agree within 10%?)
+	$(BIN)/python -m benchmarks.run --ratios-only --out reports/bench/run-1.json
+	$(BIN)/python -m benchmarks.run --ratios-only --out reports/bench/run-2.json
+	$(BIN)/python -m benchmarks.agreement reports/bench/run-1.json reports/bench/run-2.json
 
 load: install ## Load test both variants with locust (reports/load/)
 	$(BIN)/python -m benchmarks.load

@@ -55,7 +55,11 @@ WHERE id = $1"""
 
 
 async def raw_count_item(connection: asyncpg.Connection, *, job_id: uuid.UUID, item: str, error: str | None) -> None:
-    """What `standardized.jobs.record_item` writes, as hand-written SQL."""
+    """What `standardized.jobs.record_items` writes for one item, as hand-written SQL.
+
+    Without its idempotence (an item recorded again is counted once): the floor is the
+    cheapest way to count, so the standard pattern's ratio to it includes that check.
+    """
     failed = error is not None
     await connection.execute(
         _RAW_COUNT_ITEM,

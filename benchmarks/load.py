@@ -15,7 +15,8 @@ and HTML reports and every process's log are under `reports/load/<variant>/`.
 
 Shows: what background jobs and a hostile client cost the API's cheap read (p95 with them /
 p95 alone), which requests fail or get a 5xx, which jobs are left non-terminal, the app's
-memory under 100 MB bodies and the longest step its event loop ran (CPU time), per variant.
+resident memory when up and at its peak, its memory under 100 MB bodies and the longest
+step its event loop ran (CPU time), per variant.
 Does not guarantee: figures for another machine. Locust, the app, the simulator and
 PostgreSQL share this machine's cores (the summary records how many), and latencies are
 locust's, in its rounded buckets.
@@ -46,6 +47,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from benchmarks.hostile import LargestJobOutcome, OversizedOutcome, largest_job, oversized_bodies
+from benchmarks.rss import MIB, peak_rss_bytes, reset_peak_rss, rss_bytes
 from playbook.app.auth import owner_of
 from playbook.app.models import TERMINAL_STATUSES, Job
 from playbook.app.settings import PROJECT_ROOT, VARIANTS, Variant, get_settings
@@ -146,6 +148,8 @@ class VariantOutcome:
     jobs: dict[str, dict[str, int]]  # kind -> final status -> count, from the database
     app_shutdown: str
     exceptions_logged: int
+    app_rss_start: int  # bytes resident once the app served its first request
+    app_rss_peak: int  # the most resident over the locust phases
     oversized: OversizedOutcome | None = None
     largest_job: LargestJobOutcome | None = None
     loop_steps: str = ""
@@ -322,12 +326,16 @@ def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: s
     probes: dict[str, object] = {}
     with child_process(command, env=env, log_path=log_path) as app:
         wait_until_serving(app, base_url + "/health", log_path=log_path)
+        app_rss_start = rss_bytes(app.pid)
+        reset_peak_rss(app.pid)
         outcomes = []
         for phase in phases(plan):
             print(f"  {variant}: {phase.name}, {phase.seconds} s, {phase.users} ...", file=sys.stderr, flush=True)
             log_before = log_path.read_text()
             outcomes.append(run_locust(phase, base_url, out_dir, api_keys=submitter_keys(plan)))
             outcomes[-1].server_errors = len(_SERVER_ERROR.findall(log_path.read_text()[len(log_before) :]))
+        # The peak under the locust phases, before the probes measure their own.
+        app_rss_peak = peak_rss_bytes(app.pid)
         if plan.probe_seconds:
             print(f"  {variant}: probes: 100 MB bodies, the largest job ...", file=sys.stderr, flush=True)
             probes = asyncio.run(run_probes(base_url, app.pid, database_url, seconds=plan.probe_seconds))
@@ -341,6 +349,8 @@ def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: s
         jobs=asyncio.run(count_jobs(database_url, since=started)),
         app_shutdown=_describe_shutdown(stopped_in_time, app_log),
         exceptions_logged=app_log.count("Exception in ASGI application"),
+        app_rss_start=app_rss_start,
+        app_rss_peak=app_rss_peak,
         loop_steps=loop_steps.group(0) if loop_steps else "",
         **probes,  # type: ignore[arg-type]
     )
@@ -410,6 +420,8 @@ def render_table(outcomes: list[VariantOutcome]) -> str:
         lambda outcome: outcome.hostile_over_jobs_p95_ratio and f"{outcome.hostile_over_jobs_p95_ratio:.2f}x",
     )
     variant_row("exceptions in app log", lambda outcome: outcome.exceptions_logged)
+    variant_row("app RSS when up (MiB)", lambda outcome: round(outcome.app_rss_start / MIB))
+    variant_row("app peak RSS (MiB)", lambda outcome: round(outcome.app_rss_peak / MIB))
     variant_row("app shutdown", lambda outcome: outcome.app_shutdown)
     return "\n".join(lines)
 
@@ -451,7 +463,8 @@ cheap read: GET /health, one SELECT 1 on a connection from the app's pool.
 hostile: oversized and malformed requests; each must get the 4xx the contract names.
 jobs accepted, polled: as locust saw them (polled: within its bounded wait).
 jobs in the database ... non-terminal: counted after the app shut down.
-exceptions: "Exception in ASGI application" in reports/load/<variant>/app.log."""
+exceptions: "Exception in ASGI application" in reports/load/<variant>/app.log.
+app RSS: resident memory of the app's process once up, and its peak over the locust phases (VmHWM)."""
 
 
 def _text(value: object) -> str:

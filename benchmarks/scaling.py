@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.test_scaling_bench import SERVICE
+from benchmarks.test_scaling_bench import PART_SIZE, SERVICE
 
 TARGET = 3.2
 
@@ -35,7 +35,10 @@ def main(path: Path) -> int:
             f"{bench['extra_info']['connections']:>7}"
         )
     four = throughput.get("4 worker(s)")
-    if one and four:
+    items = next(iter(runs.values()))["extra_info"]["items"]
+    if items < 4 * PART_SIZE:
+        print(f"4 workers/1 worker: not judged, {items} items are fewer than 4 parts of {PART_SIZE}")
+    elif one and four:
         verdict = "met" if four / one >= TARGET else "NOT met"
         print(f"4 workers/1 worker: {four / one:.2f}x (target >= {TARGET}x): {verdict}")
     return 0

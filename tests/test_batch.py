@@ -361,6 +361,26 @@ async def test_api_stays_responsive_while_a_batch_waits_on_slow_sites(
     assert reads and set(reads) == {200}
 
 
+@pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
+async def test_progress_is_written_while_a_slow_site_is_awaited(
+    variant: Variant, database_url: URL, settings: Settings
+) -> None:
+    # timeout-1.test answers only when the client gives up, 2.5 s in; alpha.test at once.
+    patient = settings.model_copy(update={"upstream_timeout": 2.5})
+    async with serve_in_process(create_app(variant, database_url=database_url, settings=patient)) as app:
+        accepted = await submit(app, BATCHES, {"items": ["alpha.test", "timeout-1.test"]})
+        progress: list[tuple[str, int, int]] = []
+        while not app.idle:
+            job = await read_job(app, accepted["id"])
+            progress.append((job["status"], job["completed_count"], job["failed_count"]))
+            await asyncio.sleep(0.05)
+        job = await read_job(app, accepted["id"])
+
+    # Outcomes wait at most a second to be written: alpha.test is counted while the other site is awaited.
+    assert ("processing", 1, 0) in progress
+    assert (job["status"], job["completed_count"], job["failed_count"]) == ("partial", 1, 1)
+
+
 @pytest.mark.standardized
 async def test_cancelled_batch_ends_interrupted_to_be_resumed(
     standardized_runtime: RunningApp, read_engine: AsyncEngine, caplog: pytest.LogCaptureFixture

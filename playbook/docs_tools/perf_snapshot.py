@@ -34,10 +34,19 @@ from playbook.docs_tools.versions import locked_versions, postgresql_version
 SNAPSHOT = PROJECT_ROOT / "docs" / "snapshots" / "perf"
 GENERATED = PROJECT_ROOT / "docs" / "generated" / "perf"
 REPORTS = PROJECT_ROOT / "reports"
-PAGE_FILES = ("bench.md", "load.md", "throughput.png", "latency.png")
+PAGE_FILES = (
+    "bench.md",
+    "throughput.png",
+    "breakdown.md",
+    "breakdown.png",
+    "memory.md",
+    "memory.png",
+    "load.md",
+    "latency.png",
+)
 # What each run wrote, and the name it has in the snapshot.
 RESULTS = {
-    "bench": REPORTS / "bench" / "summary.json",
+    "bench": REPORTS / "bench" / "results.json",
     "load": REPORTS / "load" / "summary.json",
     "compare": REPORTS / "compare.json",
 }

@@ -1,27 +1,32 @@
 """Batch processing, the standard way: the work order's `process_batch_with_own_session`.
 
 Shows: a task that receives IDs and plain data (R1), fetches each site with no session
-open (R2), writes results in short sessions of its own (R1, R9), and always ends the
-job in a terminal status (R5, R6). `process_batch_concurrently` is the same job with
-bounded concurrency: a fixed number of workers, each with its own sessions (R4),
-writing items and progress a few at a time. A resumed job fetches only the items the
-database does not hold yet, and a job shared out in parts gets a part of the items (R7).
-Does not guarantee: ordering of `item_results` under concurrency, or progress newer
-than the last flush while a worker is between flushes.
+open (R2), writes outcomes in short sessions of its own (R1, R9), and always ends the
+job in a terminal status (R5, R6). Outcomes are written `FLUSH_EVERY` at a time, or
+whatever is pending once a second if that comes first: a commit per write, not per
+item, and progress read from the job never more than a second behind the work (plus
+the time one write takes). `process_batch_concurrently` is the same job with bounded
+concurrency: a fixed number of workers, each with its own sessions and its own pending
+outcomes (R4). A resumed job fetches only the items the database does not hold yet,
+and a job shared out in parts gets a part of the items (R7).
+Does not guarantee: ordering of `item_results` under concurrency; outcomes fetched but
+not yet written when the process dies are lost, and fetched again by a re-run (R7).
 """
 
+import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from typing import TypedDict
 
 from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook.app.models import BatchItem
 from playbook.upstream.sites import SiteError, fetch_site
-from standardized.db import run_in_transaction
+from standardized.db import is_transient, run_in_transaction
 from standardized.jobs import finish_job, record_items, run_job, run_workers, start_job
 
 logger = logging.getLogger(__name__)
@@ -36,13 +41,17 @@ class Outcome(TypedDict):
     error: str | None
 
 
+FLUSH_EVERY = 25  # outcomes written in one session, at most
+MAX_STALENESS = 1.0  # seconds an outcome may wait before it is written
+
+
 async def process_batch_with_own_session(batch_id: uuid.UUID, items: list[str]) -> None:
-    """Background entry point: process the items one after another, each written as it ends."""
-    await run_job(job_id=batch_id, work=_process_items(batch_id=batch_id, items=items, workers=1, flush_every=1))
+    """Background entry point: process the items one after another, written `FLUSH_EVERY` at a time or each second."""
+    await run_job(job_id=batch_id, work=_process_items(batch_id=batch_id, items=items, workers=1))
 
 
 async def process_batch_concurrently(
-    batch_id: uuid.UUID, items: list[str], *, workers: int = 10, flush_every: int = 25
+    batch_id: uuid.UUID, items: list[str], *, workers: int = 10, flush_every: int = FLUSH_EVERY
 ) -> None:
     """Background entry point: `workers` items in flight at once; each worker writes every `flush_every` items."""
     await run_job(
@@ -50,7 +59,9 @@ async def process_batch_concurrently(
     )
 
 
-async def _process_items(*, batch_id: uuid.UUID, items: list[str], workers: int, flush_every: int) -> None:
+async def _process_items(
+    *, batch_id: uuid.UUID, items: list[str], workers: int, flush_every: int = FLUSH_EVERY
+) -> None:
     recorded = await start_job(job_id=batch_id)
     # A resumed job runs only the items the database does not hold yet (R7).
     items = [item for item in items if item not in recorded]
@@ -65,16 +76,53 @@ async def _process_items(*, batch_id: uuid.UUID, items: list[str], workers: int,
 
 
 async def _work_through(remaining: Iterator[str], *, batch_id: uuid.UUID, flush_every: int) -> None:
-    pending: dict[str, Outcome] = {}
-    last_flush = time.monotonic()
-    for item in remaining:
-        pending[item] = await fetch_outcome(batch_id=batch_id, item=item)
-        # Write every few items, or at least every second, so progress stays visible.
-        if len(pending) >= flush_every or time.monotonic() - last_flush >= 1.0:
-            await _store_outcomes(batch_id=batch_id, outcomes=pending)
-            pending, last_flush = {}, time.monotonic()
-    if pending:
-        await _store_outcomes(batch_id=batch_id, outcomes=pending)
+    pending = _PendingOutcomes(batch_id=batch_id)
+    async with asyncio.TaskGroup() as group:
+        # A timer writes what is pending once a second, even while a slow site is awaited.
+        group.create_task(pending.write_each_second())
+        for item in remaining:
+            pending.add(item, await fetch_outcome(batch_id=batch_id, item=item))
+            if len(pending) >= flush_every:
+                await pending.write()
+        # The timer writes what is left and ends; the group waits for it.
+        pending.close()
+
+
+class _PendingOutcomes:
+    """One worker's outcomes fetched but not written yet."""
+
+    def __init__(self, *, batch_id: uuid.UUID) -> None:
+        self._batch_id = batch_id
+        self._outcomes: dict[str, Outcome] = {}
+        self._writing = asyncio.Lock()
+        self._closed = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._outcomes)
+
+    def add(self, item: str, outcome: Outcome) -> None:
+        self._outcomes[item] = outcome
+
+    def close(self) -> None:
+        self._closed.set()
+
+    async def write(self) -> None:
+        # One write at a time: a worker holds at most one connection, and writes land in order.
+        async with self._writing:
+            outcomes, self._outcomes = self._outcomes, {}
+            if outcomes:
+                await _store_outcomes(batch_id=self._batch_id, outcomes=outcomes)
+
+    async def write_each_second(self) -> None:
+        closed = False
+        while not closed:
+            # Sleep a second, or less if the worker closes first.
+            with suppress(TimeoutError):
+                async with asyncio.timeout(MAX_STALENESS):
+                    await self._closed.wait()
+            # Read before writing: whatever the worker added before closing is in this write.
+            closed = self._closed.is_set()
+            await self.write()
 
 
 async def fetch_outcome(*, batch_id: uuid.UUID, item: str) -> Outcome:
@@ -89,8 +137,16 @@ async def fetch_outcome(*, batch_id: uuid.UUID, item: str) -> Outcome:
 
 
 async def _store_outcomes(*, batch_id: uuid.UUID, outcomes: dict[str, Outcome]) -> None:
-    # One short transaction writes the items and counts them, retried if the database is away.
-    await run_in_transaction(lambda session: write_outcomes(session=session, batch_id=batch_id, outcomes=outcomes))
+    try:
+        # One short transaction writes the items and counts them, retried if the database is away.
+        await run_in_transaction(lambda session: write_outcomes(session=session, batch_id=batch_id, outcomes=outcomes))
+    except DBAPIError as exc:
+        if len(outcomes) == 1 or is_transient(exc):
+            raise
+        # The database refused the write: one item at a time, so the items before the one
+        # it refuses are kept, and the job fails on that item's error.
+        for item, outcome in outcomes.items():
+            await _store_outcomes(batch_id=batch_id, outcomes={item: outcome})
 
 
 async def write_outcomes(*, session: AsyncSession, batch_id: uuid.UUID, outcomes: dict[str, Outcome]) -> None:
