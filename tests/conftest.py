@@ -8,12 +8,14 @@ signatures (`tests/legacy_failures.py`).
 """
 
 import logging
+import os
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import cast
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -31,6 +33,12 @@ from playbook.harness.server import RunningApp, serve_in_process
 from tests.legacy_failures import Evidence
 
 EVIDENCE = pytest.StashKey[Evidence]()
+
+# The property tests draw the same examples on every run, so a red build is one anyone
+# can reproduce; HYPOTHESIS_PROFILE=explore draws new ones each run.
+hypothesis_settings.register_profile("repeatable", derandomize=True)
+hypothesis_settings.register_profile("explore")
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

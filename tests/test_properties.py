@@ -10,6 +10,7 @@ exception, and what they find is what was planted.
 import asyncio
 import gzip
 import html
+import itertools
 import json
 import string
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from xml.sax.saxutils import escape
 
 import jsonschema_rs
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -149,10 +150,11 @@ noise = st.text(alphabet=string.ascii_letters + string.digits + " <>\"'=/:;,!?()
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(addresses, max_size=5), st.lists(noise, min_size=1, max_size=6))
+# More addresses than noise, one the tail of another: each is a word of its own.
+@example(planted=["000@0.test", "00@0.test"], filler=[""])
 def test_every_address_written_plainly_on_a_page_is_found(planted: list[str], filler: list[str]) -> None:
-    page = " ".join(f"{text} {address} " for text, address in zip(filler, planted, strict=False))
-    page += " ".join(filler[len(planted) :])
-    assume(all(address in page for address in planted))
+    # Every planted address is written, each between spaces, with noise around it.
+    page = " ".join(f"{text} {address} " for text, address in itertools.zip_longest(filler, planted, fillvalue=""))
 
     assert {address.lower() for address in planted} <= extract_emails(html.escape(page, quote=False))
 

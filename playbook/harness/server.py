@@ -9,8 +9,9 @@ with the jobs an app's executor runs beside requests (`app.state.executor`), the
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -107,13 +108,59 @@ class RunningApp:
                     await self.jobs.wait_idle()
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn's server, stopping as soon as asked when nothing is in flight.
+
+    uvicorn looks at `should_exit` every 0.1 s, and its shutdown gives open connections
+    0.1 s before it waits for them. The spec serves an app per test, and those tenths of a
+    second added up to more than a minute; with requests or tasks in flight the shutdown is
+    uvicorn's own.
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._exit_requested = asyncio.Event()
+
+    def exit(self) -> None:
+        self.should_exit = True
+        self._exit_requested.set()
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            # Ticks as uvicorn does (its date header changes each tenth tick), but wakes on `exit()`.
+            counter = (counter + 1) % 864000
+            with suppress(TimeoutError):
+                async with asyncio.timeout(0.1):
+                    await self._exit_requested.wait()
+
+    def _in_flight(self) -> bool:
+        return bool(self.server_state.connections or self.server_state.tasks)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # A connection the client has just closed is seen closed a few loop iterations later:
+        # look for up to 0.1 s (uvicorn has no event to wait on).
+        for _ in range(20):
+            if not self._in_flight():
+                break
+            await asyncio.sleep(0.005)
+        if self._in_flight():
+            await super().shutdown(sockets)
+            return
+        for server in self.servers:
+            server.close()
+        for server in self.servers:
+            await server.wait_closed()
+        await self.lifespan.shutdown()
+
+
 @asynccontextmanager
 async def serve_in_process(app: ASGIApp) -> AsyncIterator[RunningApp]:
     """Run `app` under uvicorn on a free 127.0.0.1 port for the duration of the block."""
     sock = loopback_socket()
     host, port = sock.getsockname()
     in_flight = InFlight(app)
-    server = uvicorn.Server(uvicorn.Config(in_flight, log_config=None, lifespan="on", access_log=False))
+    server = _PromptServer(uvicorn.Config(in_flight, log_config=None, lifespan="on", access_log=False))
     escaped = EscapedExceptions()
     uvicorn_log = logging.getLogger("uvicorn.error")
     uvicorn_log.addHandler(escaped)
@@ -132,7 +179,7 @@ async def serve_in_process(app: ASGIApp) -> AsyncIterator[RunningApp]:
                 base_url=f"http://{host}:{port}", client=client, in_flight=in_flight, escaped=escaped, app=app
             )
     finally:
-        server.should_exit = True
+        server.exit()
         await serving
         uvicorn_log.removeHandler(escaped)
         sock.close()
