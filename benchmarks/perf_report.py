@@ -3,7 +3,8 @@
 Reads what `make bench` (reports/bench/results.json) and `make load`
 (reports/load/summary.json) wrote, and writes reports/perf/summary.json plus, for the
 docs site, Markdown tables and PNG plots in docs/generated/perf/: the paired ratios and
-throughput, the batch job's per-item breakdown, its memory runs, and the load test.
+throughput, the batch job's per-item breakdown, its memory runs, one batch on 1, 2 and 4
+workers (reports/bench/scaling.json), and the load test.
 Either input may be missing, and a bench run with `--ratios-only` has no breakdown or
 memory; what is missing is said, never invented.
 """
@@ -19,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
+from benchmarks import scaling
 from benchmarks.breakdown import CATEGORIES, Breakdown
 from benchmarks.memory import MemoryRun
 from benchmarks.plan import quantity
@@ -238,6 +240,10 @@ def main() -> int:
         write_bench(BenchResults.load(RESULTS))
     else:
         print(f"no benchmark results in {RESULTS}: run `make bench` first", file=sys.stderr)
+    if scaling.SCALING.exists():
+        (DOCS / "scaling.md").write_text(scaling.markdown(scaling.runs(scaling.SCALING)))
+    else:
+        print(f"no scaling results in {scaling.SCALING}: run `make bench` first", file=sys.stderr)
     if load:
         (DOCS / "load.md").write_text(load_table(load))
         plot_latency(load, DOCS / "latency.png")

@@ -41,12 +41,14 @@ PAGE_FILES = (
     "breakdown.png",
     "memory.md",
     "memory.png",
+    "scaling.md",
     "load.md",
     "latency.png",
 )
 # What each run wrote, and the name it has in the snapshot.
 RESULTS = {
     "bench": REPORTS / "bench" / "results.json",
+    "scaling": REPORTS / "bench" / "scaling.json",
     "load": REPORTS / "load" / "summary.json",
     "compare": REPORTS / "compare.json",
 }
