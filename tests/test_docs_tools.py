@@ -144,7 +144,7 @@ def test_the_committed_perf_snapshot_says_where_and_when() -> None:
     assert set(recorded) == {"recorded", "runs ended", "commit", "machine", "releases"}
     assert set(recorded["runs ended"]) == set(perf_snapshot.RESULTS)
     assert recorded["machine"]["cores"] > 0 and recorded["machine"]["memory_gib"] > 0
-    for name in (*perf_snapshot.PAGE_FILES, "provenance.md", "compare.md"):
+    for name in (*perf_snapshot.PAGE_FILES, "provenance.md", "compare.md", "compare-faults.md"):
         assert (perf_snapshot.SNAPSHOT / name).stat().st_size > 0, name
 
 

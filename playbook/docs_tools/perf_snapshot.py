@@ -4,8 +4,9 @@ as a committed snapshot, with where and when they were measured.
 After `benchmarks.perf_report` has written the page's tables and plots from the last
 `make bench` and `make load` (`PAGE_FILES`, in `docs/generated/perf/`), this copies them to
 `docs/snapshots/perf/` beside what the three runs wrote (`RESULTS`: bench, load and
-compare), a table of the compare run, and the provenance: when each run ended, the commit,
-the machine's cores, memory and processor, and the releases it ran. The snapshot is
+compare), tables of the compare run and of its fault scenarios, and the provenance: when
+each run ended, the commit, the machine's cores, memory and processor, and the releases
+it ran. The snapshot is
 committed, and the page includes it, so a fresh clone's site shows figures; refreshing
 them is `make bench load compare perf-report`, then committing `docs/snapshots/perf/`.
 `PERF_SNAPSHOT=folder` records somewhere else (CI records its smoke runs under
@@ -50,6 +51,7 @@ RESULTS = {
     "bench": REPORTS / "bench" / "results.json",
     "scaling": REPORTS / "bench" / "scaling.json",
     "load": REPORTS / "load" / "summary.json",
+    "compare-faults": REPORTS / "compare-faults.json",
     "compare": REPORTS / "compare.json",
 }
 # What the runs exercise; the provenance names the last commit that changed any of it.
@@ -111,12 +113,13 @@ def _timestamp(moment: datetime) -> str:
 
 def render_provenance(recorded: dict[str, Any]) -> str:
     host, releases = recorded["machine"], recorded["releases"]
-    runs = ", ".join(f"`make {name}` {ended}" for name, ended in recorded["runs ended"].items())
+    runs = ", ".join(f"`{name}.json` {ended}" for name, ended in recorded["runs ended"].items())
     shown = ", ".join(f"{name} {version}" for name, version in releases.items())
     return (
         f"Measured on one machine: {host['cores']} cores ({host['processor']}), {host['memory_gib']} GiB of "
         f"memory, {host['system']}, Python {host['python']}; the benchmarks, the app, the upstream simulator "
-        f"and PostgreSQL shared it. Runs ended: {runs}; code as of commit `{recorded['commit']}`. Releases: {shown}. "
+        f"and PostgreSQL shared it. Results written (`make bench`, `load`, `compare`): {runs}; "
+        f"code as of commit `{recorded['commit']}`. Releases: {shown}. "
         f"Recorded by `make perf-report` on {recorded['recorded']}.\n"
     )
 
@@ -138,6 +141,25 @@ def render_compare(outcomes: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_faults(outcomes: list[dict[str, Any]]) -> str:
+    lines = [
+        "| fault scenario | variant | items stored | lost | twice | jobs | recovered |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for outcome in outcomes:
+        if outcome["not_applicable"]:
+            lines.append(f"| {outcome['scenario']} | {outcome['variant']} | n/a: {outcome['not_applicable']} | | | | |")
+            continue
+        jobs = ", ".join(f"{count} {status}" for status, count in outcome["statuses"].items())
+        seconds = outcome["recovery_seconds"]
+        recovered = "never" if seconds is None else f"{seconds:.1f} s"
+        lines.append(
+            f"| {outcome['scenario']} | {outcome['variant']} | {outcome['stored']}/{outcome['total']} "
+            f"| {outcome['lost']} | {outcome['twice']} | {jobs} | {recovered} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def record(destination: Path) -> list[str]:
     """Copy the report's page files and the runs' results to `destination`; return what was written."""
     inputs = [*(GENERATED / name for name in PAGE_FILES), *RESULTS.values()]
@@ -155,6 +177,7 @@ def record(destination: Path) -> list[str]:
     (destination / "provenance.json").write_text(json.dumps(recorded, indent=2) + "\n")
     (destination / "provenance.md").write_text(render_provenance(recorded))
     (destination / "compare.md").write_text(render_compare(json.loads(RESULTS["compare"].read_text())))
+    (destination / "compare-faults.md").write_text(render_faults(json.loads(RESULTS["compare-faults"].read_text())))
     return sorted(path.name for path in destination.iterdir())
 
 
