@@ -136,11 +136,13 @@ def _matches(path: PurePosixPath, pattern: str) -> bool:
 def python_files(paths: Iterable[Path], file_filter: FileFilter | None = None) -> list[Path]:
     """Every .py file under `paths`, walked recursively. A file named on its own is always taken."""
     chosen = file_filter or FileFilter()
-    found: dict[Path, None] = {}
+    # One entry per file however it is reached, named by the path it was reached by: a folder
+    # behind a symbolic link is still shown under the name it was given.
+    found: dict[Path, Path] = {}
     for path in paths:
         for file in _walk(path, chosen):
-            found.setdefault(file.resolve(), None)
-    return list(found)
+            found.setdefault(file.resolve(), file.absolute())
+    return list(found.values())
 
 
 def _walk(path: Path, file_filter: FileFilter) -> Iterator[Path]:

@@ -158,6 +158,17 @@ def test_walk_skips_virtualenvs_caches_and_hidden_folders(workdir: Path, capsys:
     assert "1 file scanned" in output
 
 
+def test_a_folder_behind_a_symbolic_link_is_shown_by_the_name_it_was_given(
+    workdir: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("checkout")
+    write(elsewhere, "tasks.py", HANDS_OVER_SESSION, comment="")
+    (workdir / "service").symlink_to(elsewhere, target_is_directory=True)
+    _, output = audit(capsys, "service", "--format", "json")
+    [finding] = json.loads(output)["findings"]
+    assert finding["path"] == "service/tasks.py"
+
+
 # Suppressions
 
 

@@ -276,6 +276,20 @@ MUTATIONS = [
         tests=(f"{BATCH_TESTS}::test_failing_items_are_recorded_and_processing_continues[standardized]",),
     ),
     Mutation(
+        name="refused-write-loses-earlier-items",
+        ids=("R6", "F11"),
+        what="a refused batch write is not retried item by item: the items before the refused one are lost",
+        edits=(Edit(BATCH, "        if len(outcomes) == 1 or is_transient(exc):\n", "        if True:\n"),),
+        tests=(f"{BATCH_TESTS}::test_database_failure_mid_batch_ends_failed_with_the_error[standardized]",),
+    ),
+    Mutation(
+        name="outcomes-written-only-when-full",
+        ids=("R6", "F11"),
+        what="the batch's once-a-second writer never starts: outcomes wait for a full write, the last ones forever",
+        edits=(Edit(BATCH, "        group.create_task(pending.write_each_second())\n", ""),),
+        tests=(f"{BATCH_TESTS}::test_progress_is_written_while_a_slow_site_is_awaited[standardized]",),
+    ),
+    Mutation(
         name="run-job-re-raises",
         ids=("R6", "F11"),
         what="run_job records the failure, then re-raises it to Starlette",
