@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -52,8 +53,16 @@ def run_serve(args: argparse.Namespace) -> int:
         f" upstream: {settings.upstream} (UPSTREAM); jobs run by {settings.executor} (EXECUTOR)",
         file=sys.stderr,
     )
+    # uvicorn raises the SIGTERM it caught again once the app has shut down. Exiting through
+    # SystemExit rather than the signal's default action runs the exit handlers, and so stops
+    # an embedded server that no other process uses.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(app, host=args.host, port=args.port)
     return 0
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def run_worker(_args: argparse.Namespace) -> int:
