@@ -14,8 +14,6 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp
 
-from background_task_audit.cli import add_arguments as add_audit_arguments
-from background_task_audit.cli import run as run_audit
 from playbook.app.settings import VARIANTS, get_settings
 
 Handler = Callable[[argparse.Namespace], int]
@@ -143,8 +141,24 @@ def build_parser() -> argparse.ArgumentParser:
     simulator_parser.add_argument("--port", type=int, default=8100)
     command("db-stop", run_db_stop, "stop an embedded PostgreSQL left running")
     command("db-reset", run_db_reset, "drop the database `serve` uses (DATABASE_NAME); its jobs are lost")
-    add_audit_arguments(command("audit", run_audit, "scan Python code for background-task anti-patterns"))
+    _add_audit_command(command)
     return parser
+
+
+def _add_audit_command(command: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
+    # The audit is a package of its own (`audit/`): `pip install .` alone does not bring it.
+    try:
+        from background_task_audit.cli import add_arguments, run
+    except ModuleNotFoundError:
+        missing = command("audit", _audit_not_installed, "scan Python code for background-task anti-patterns")
+        missing.add_argument("arguments", nargs=argparse.REMAINDER)
+        return
+    add_arguments(command("audit", run, "scan Python code for background-task anti-patterns"))
+
+
+def _audit_not_installed(_args: argparse.Namespace) -> int:
+    print("audit: the background_task_audit package is not installed; pip install ./audit", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:

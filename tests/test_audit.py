@@ -153,3 +153,14 @@ def test_cli_on_standardized_exits_0() -> None:
     result = _run_cli("standardized")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "audit: 0 findings (0 errors, 0 warnings, 0 info)" in result.stdout
+
+
+def test_playbook_audit_without_the_audit_package_says_how_to_install_it() -> None:
+    # `pip install .` installs the playbook alone; the audit is `pip install ./audit`.
+    hidden = "import sys; sys.modules['background_task_audit'] = None"
+    run_audit = "from playbook.__main__ import main; sys.exit(main(['audit', 'legacy']))"
+    result = subprocess.run(
+        [sys.executable, "-c", f"{hidden}; {run_audit}"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr == "audit: the background_task_audit package is not installed; pip install ./audit\n"
