@@ -10,7 +10,8 @@ Run by `make load` after the locust phases, against the app process it started:
   URLs each, stored straight into the database as the service stores it, then read through
   `GET /results` page by page at the largest page size while `/health` is polled. Reports
   page latencies, `/health` latencies meanwhile (a page that held the event loop shows there),
-  and the app's memory.
+  and the app's memory. A page answered 5xx (legacy's broken background work can reach its
+  requests, through the pool they share) is counted and asked for again; `MAX_SERVER_ERRORS` in a row end the probe.
 
 Does not guarantee: figures for another machine; the probes, the app and PostgreSQL share
 this one's cores, and every latency includes the operating system's scheduling.
@@ -80,6 +81,7 @@ class OversizedOutcome:
 class LargestJobOutcome:
     entries: int
     pages: int
+    server_errors: int  # 5xx answers to a page request, each retried
     page: Latency
     health_meanwhile: Latency
     memory_idle_mb: float
@@ -230,11 +232,15 @@ async def store_largest_job(database_url: URL, owner: str) -> uuid.UUID:
     return job_id
 
 
+# 5xx answers in a row after which the largest-job probe gives up on the app.
+MAX_SERVER_ERRORS = 10
+
+
 async def largest_job(base_url: str, pid: int, database_url: URL, *, api_key: str, owner: str) -> LargestJobOutcome:
     job_id = await store_largest_job(database_url, owner)
     memory = MemoryPeak(pid)
     page_times: list[float] = []
-    entries, cursor = 0, None
+    entries, cursor, server_errors, in_a_row = 0, None, 0, 0
     done = asyncio.Event()
     async with memory, httpx.AsyncClient(base_url=base_url, headers={"x-api-key": api_key}, timeout=30) as client:
         polling = asyncio.create_task(health_latencies(base_url, done))
@@ -246,6 +252,13 @@ async def largest_job(base_url: str, pid: int, database_url: URL, *, api_key: st
                 # The default rate limit: a client reading 501 pages waits as it is told.
                 await asyncio.sleep(int(response.headers["retry-after"]))
                 continue
+            if response.is_server_error:
+                server_errors, in_a_row = server_errors + 1, in_a_row + 1
+                if in_a_row == MAX_SERVER_ERRORS:
+                    raise RuntimeError(f"{in_a_row} answers 5xx in a row to {response.url}; see the app's log")
+                await asyncio.sleep(1)
+                continue
+            in_a_row = 0
             page_times.append(time.perf_counter() - started)
             response.raise_for_status()
             page = response.json()
@@ -258,6 +271,7 @@ async def largest_job(base_url: str, pid: int, database_url: URL, *, api_key: st
     return LargestJobOutcome(
         entries=entries,
         pages=len(page_times),
+        server_errors=server_errors,
         page=Latency.of(page_times),
         health_meanwhile=meanwhile,
         memory_idle_mb=memory.idle,

@@ -441,7 +441,8 @@ def render_probes(outcomes: list[VariantOutcome]) -> str:
             ]
         if largest is not None:
             lines += [
-                f"{outcome.variant}: largest job, {largest.entries} entries in {largest.pages} pages:"
+                f"{outcome.variant}: largest job, {largest.entries} entries in {largest.pages} pages"
+                f" ({largest.server_errors} answers 5xx, asked again):"
                 f" page p50 {largest.page.p50} ms, p95 {largest.page.p95} ms, max {largest.page.max} ms;"
                 f" /health meanwhile p95 {largest.health_meanwhile.p95} ms, max {largest.health_meanwhile.max} ms,"
                 f" {largest.health_meanwhile.failed} not 200;"
