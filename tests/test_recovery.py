@@ -17,9 +17,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from playbook.app.factory import create_app
-from playbook.app.models import TERMINAL_STATUSES, BatchItem, Instance, Job, JobStatus, utcnow
+from playbook.app.models import BatchItem, Instance, Job, JobStatus, utcnow
 from playbook.app.settings import Settings
 from playbook.harness.server import serve_in_process
+from tests.faults import done_at_least, finished, read_job, wait_for_job
 
 pytestmark = pytest.mark.standardized
 
@@ -81,18 +82,6 @@ class OtherProcesses:
         self.jobs.append(job_id)
         return job_id
 
-    async def read(self, job_id: uuid.UUID) -> Job:
-        async with AsyncSession(self.engine) as session:
-            return await session.get_one(Job, job_id)
-
-    async def read_when_finished(self, job_id: uuid.UUID, *, within: float = 10.0) -> Job:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        # Another process writes the row: polling it is the only way to see it change.
-        while (job := await self.read(job_id)).status not in TERMINAL_STATUSES and loop.time() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
-        return job
-
     async def titles(self, job_id: uuid.UUID) -> list[tuple[str, str | None]]:
         async with AsyncSession(self.engine) as session:
             rows = await session.execute(
@@ -130,7 +119,7 @@ async def test_job_of_a_dead_process_is_resumed_and_runs_only_what_is_missing(
     async with serve_in_process(
         create_app("standardized", database_url=database_url, settings=recovery_settings)
     ) as app:
-        job = await others.read_when_finished(job_id)
+        job = await wait_for_job(others.engine, job_id, finished)
         taken_over_by = app.jobs.instance_id  # type: ignore[union-attr]
 
     assert (job.status, job.completed_count, job.failed_count) == ("completed", 3, 0)
@@ -150,7 +139,7 @@ async def test_job_of_a_process_that_shut_down_is_resumed(
     job_id = await others.batch_job(owner=uuid.uuid4())
 
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=recovery_settings)):
-        job = await others.read_when_finished(job_id)
+        job = await wait_for_job(others.engine, job_id, finished)
 
     assert (job.status, job.completed_count, job.attempts) == ("completed", 3, 2)
 
@@ -167,7 +156,7 @@ async def test_job_of_a_live_process_is_never_touched(
         for _ in range(20):
             await others.beat(alive)
             await asyncio.sleep(TWENTY_SWEEPS / 20)
-        job = await others.read(job_id)
+        job = await read_job(others.engine, job_id)
 
     assert (job.status, job.instance_id, job.attempts, job.error) == ("processing", alive, 1, None)
 
@@ -179,7 +168,7 @@ async def test_job_that_ran_max_attempts_times_is_failed_with_the_reason(
     job_id = await others.batch_job(owner=dead, attempts=3)
 
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=recovery_settings)):
-        job = await others.read_when_finished(job_id)
+        job = await wait_for_job(others.engine, job_id, finished)
 
     assert (job.status, job.attempts, job.completed_count) == ("failed", 3, 0)
     assert job.error == "stopped unfinished in each of its 3 runs: no more are made"
@@ -195,13 +184,12 @@ async def test_shutdown_interrupts_running_jobs_after_the_grace_period_and_the_n
         job_id = uuid.UUID(response.json()["id"])
         others.jobs.append(job_id)
         # The job's row is the only sign it made progress: poll the database for it.
-        while (await others.read(job_id)).completed_count == 0:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+        await wait_for_job(read_engine, job_id, done_at_least(1))
     # The app has stopped: its job was cancelled after the grace period, never left processing.
-    interrupted = await others.read(job_id)
+    interrupted = await read_job(read_engine, job_id)
 
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=recovery_settings)):
-        job = await others.read_when_finished(job_id)
+        job = await wait_for_job(others.engine, job_id, finished)
 
     assert (interrupted.status, interrupted.error, interrupted.end_time) == ("interrupted", None, None)
     assert 0 < interrupted.completed_count < 20
