@@ -28,8 +28,10 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy.engine import URL
 
 from playbook.app.database import get_bound_settings
+from playbook.app.errors import describe_failure
 from playbook.app.factory import bound_resources
 from playbook.app.settings import Settings
+from standardized.db import is_transient
 from standardized.job_functions import Part, run_stored_job
 from standardized.jobs import fail_job
 from standardized.recovery import beat_and_sweep, current_instance_id, keep_alive, registered_instance
@@ -41,22 +43,40 @@ MAINTENANCE_QUEUE = "maintenance"
 RETRY_STALLED_EVERY_2_SECONDS = "* * * * * */2"  # croniter: the sixth field is seconds
 POLL_INTERVAL = 1.0  # seconds between looks at the queue when no notification came
 RESTART_DELAY = 1.0
+DB_LOST_RETRY_DELAY = 5  # seconds before a run that lost the database is tried again
 
 # The connector is set when a worker starts (`run_worker`); defining tasks needs none.
 queue_app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 
 
-class HandBackOnShutdown(BaseRetryStrategy):
-    """A run cancelled by its worker's shutdown goes back to the queue at once; any other end is final."""
+class RunAgainIfWorthIt(BaseRetryStrategy):
+    """A run cancelled by its worker's shutdown goes back to the queue at once; one that lost the
+    database, after `DB_LOST_RETRY_DELAY` seconds while it has runs left (`MAX_ATTEMPTS`); any other end is final."""
 
     def get_retry_decision(self, *, exception: BaseException, job: QueueJob) -> RetryDecision | None:
-        return RetryDecision(retry_in={"seconds": 0}) if isinstance(exception, asyncio.CancelledError) else None
+        if isinstance(exception, asyncio.CancelledError):
+            return RetryDecision(retry_in={"seconds": 0})
+        # `attempts` counts the earlier runs: the one that just ended is run `attempts + 1`.
+        if is_transient(exception) and job.attempts + 1 < get_bound_settings().max_attempts:
+            return RetryDecision(retry_in={"seconds": DB_LOST_RETRY_DELAY})
+        return None
 
 
-@queue_app.task(name="run_job_part", queue=QUEUE_NAME, retry=HandBackOnShutdown())
-async def run_job_part(job_id: str, part: int, parts: int) -> None:
+RUN_AGAIN_IF_WORTH_IT = RunAgainIfWorthIt()
+
+
+@queue_app.task(name="run_job_part", queue=QUEUE_NAME, retry=RUN_AGAIN_IF_WORTH_IT, pass_context=True)
+async def run_job_part(context: procrastinate.JobContext, job_id: str, part: int, parts: int) -> None:
     """Run part `part` of `parts` of job `job_id` (a whole job is part 0 of 1)."""
-    await run_stored_job(uuid.UUID(job_id), part=Part(part, parts), instance_id=current_instance_id())
+    try:
+        await run_stored_job(uuid.UUID(job_id), part=Part(part, parts), instance_id=current_instance_id())
+    except Exception as exc:
+        # What escaped the job's own error handling (its claim, its stored params, a write that
+        # outlasted the database retries) ends the queue entry; on its last run, the job too.
+        if RUN_AGAIN_IF_WORTH_IT.get_retry_decision(exception=exc, job=context.job) is None:
+            logger.exception("job %s: part %d/%d failed outside the job's own handling", job_id, part + 1, parts)
+            await fail_job(job_id=uuid.UUID(job_id), error=describe_failure(exc))
+        raise
 
 
 @queue_app.periodic(cron=RETRY_STALLED_EVERY_2_SECONDS, periodic_id="retry_stalled_jobs")

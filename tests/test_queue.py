@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import pytest
 from procrastinate.jobs import Job as QueueJob
@@ -24,9 +25,10 @@ from playbook.app.settings import Settings
 from standardized.executor import defer_parts, part_lock
 from standardized.job_functions import Part
 from standardized.worker import (
+    DB_LOST_RETRY_DELAY,
     MAINTENANCE_QUEUE,
     QUEUE_NAME,
-    HandBackOnShutdown,
+    RUN_AGAIN_IF_WORTH_IT,
     queue_app,
     queue_connector,
     retry_stalled_jobs,
@@ -173,9 +175,43 @@ async def test_stalled_jobs_are_queued_again_until_they_are_out_of_runs(
     assert (await read_job(read_engine, once)).status == JobStatus.pending
 
 
-def test_only_a_shutdown_hands_a_run_back_to_the_queue() -> None:
-    strategy = HandBackOnShutdown()
-    job = QueueJob(id=1, queue=QUEUE_NAME, lock=None, queueing_lock=None, task_name="run_job_part", attempts=5)
+async def test_a_run_goes_back_to_the_queue_after_a_shutdown_or_a_lost_database_only(
+    database_url: URL, settings: Settings
+) -> None:
+    def queue_job(attempts: int) -> QueueJob:
+        return QueueJob(
+            id=1, queue=QUEUE_NAME, lock=None, queueing_lock=None, task_name="run_job_part", attempts=attempts
+        )
 
-    assert strategy.get_retry_decision(exception=asyncio.CancelledError(), job=job) is not None
-    assert strategy.get_retry_decision(exception=RuntimeError("boom"), job=job) is None
+    lost_database = ConnectionRefusedError("connection refused")
+    async with in_memory_queue(database_url, settings.model_copy(update={"max_attempts": 3})):
+        shutdown = RUN_AGAIN_IF_WORTH_IT.get_retry_decision(exception=asyncio.CancelledError(), job=queue_job(5))
+        outage = RUN_AGAIN_IF_WORTH_IT.get_retry_decision(exception=lost_database, job=queue_job(1))
+        outage_on_the_last_run = RUN_AGAIN_IF_WORTH_IT.get_retry_decision(exception=lost_database, job=queue_job(2))
+        anything_else = RUN_AGAIN_IF_WORTH_IT.get_retry_decision(exception=RuntimeError("boom"), job=queue_job(0))
+
+    assert shutdown is not None and outage is not None
+    # Both decisions were taken within a second of each other: the outage waits its delay, the shutdown none.
+    assert shutdown.retry_at is not None and outage.retry_at is not None
+    assert outage.retry_at - shutdown.retry_at > timedelta(seconds=DB_LOST_RETRY_DELAY - 1)
+    assert (outage_on_the_last_run, anything_else) == (None, None)
+
+
+async def test_a_run_failing_outside_the_jobs_own_handling_fails_the_job(
+    database_url: URL, settings: Settings, read_engine: AsyncEngine
+) -> None:
+    # A row the job function cannot read (written by another version of the app, say): the
+    # error escapes before the job's own handling starts, so only the task can record it.
+    job_id = uuid.uuid4()
+    async with AsyncSession(read_engine) as session:
+        session.add(Job(id=job_id, kind="batch", params={"domains": ["a.test"]}, total_items=1))
+        await session.commit()
+    async with in_memory_queue(database_url, settings) as connector:
+        await run_job_part.defer_async(job_id=str(job_id), part=0, parts=1)
+        await run_queue(QUEUE_NAME)
+
+    job = await read_job(read_engine, job_id)
+    assert (job.status, job.error, job.attempts) == ("failed", "KeyError: 'items'", 1)
+    assert job.end_time is not None
+    runs = [row["status"] for row in connector.jobs.values() if row["task_name"] == run_job_part.name]
+    assert runs == ["failed"], "not run again: the same row would fail the same way"

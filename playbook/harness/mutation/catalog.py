@@ -18,6 +18,7 @@ PLACES = "standardized/services/places/places_search_service.py"
 EMAILS = "standardized/tasks/email_scraper.py"
 REAPER = "standardized/tasks/job_reaper.py"
 RECOVERY = "standardized/recovery.py"
+WORKER = "standardized/worker.py"
 DATABASE = "playbook/app/database.py"
 # The batch route's hand-over to the executor, and the first line of the task.
 BATCH_SUBMIT = "    await submit(executor=executor, session=session, background_tasks=background_tasks, jobs=[batch])\n"
@@ -288,6 +289,20 @@ MUTATIONS = [
         what="the batch's once-a-second writer never starts: outcomes wait for a full write, the last ones forever",
         edits=(Edit(BATCH, "        group.create_task(pending.write_each_second())\n", ""),),
         tests=(f"{BATCH_TESTS}::test_progress_is_written_while_a_slow_site_is_awaited[standardized]",),
+    ),
+    Mutation(
+        name="queue-entry-fails-alone",
+        ids=("R6", "F11"),
+        what="a run failing outside the job's own handling ends its queue entry, and leaves the job pending",
+        edits=(Edit(WORKER, "await fail_job(job_id=uuid.UUID(job_id), error=describe_failure(exc))", "None"),),
+        tests=("tests/test_queue.py::test_a_run_failing_outside_the_jobs_own_handling_fails_the_job",),
+    ),
+    Mutation(
+        name="lost-database-run-not-retried",
+        ids=("R7",),
+        what="a procrastinate run that lost the database is final: the job fails where a later run would finish it",
+        edits=(Edit(WORKER, "if is_transient(exception) and job.attempts", "if False and job.attempts"),),
+        tests=("tests/test_queue.py::test_a_run_goes_back_to_the_queue_after_a_shutdown_or_a_lost_database_only",),
     ),
     Mutation(
         name="run-job-re-raises",
