@@ -263,7 +263,7 @@ async def compare(settings: Settings) -> int:
     faults_path = REPORTS / "compare-faults.json"
     faults_path.write_text(json.dumps([asdict(outcome) for outcome in faults], indent=2) + "\n")
     print("\nstored: items with an outcome stored; lost: items without; twice: items counted more than once")
-    print("recovered: from the fault until the work went on (see docs/crash-safety.md)")
+    print("recovered: from the fault (the database: from its return) until the work went on (see docs/crash-safety.md)")
     print(f"wrote {_relative(json_path)} and {_relative(faults_path)} in {time.perf_counter() - started:.1f} s")
     return 0
 
