@@ -11,14 +11,14 @@ import os
 from dataclasses import dataclass
 
 
-def _numbers(variable: str, default: str) -> list[int]:
+def numbers(variable: str, default: str) -> list[int]:
     return [int(number) for number in os.environ.get(variable, default).split(",")]
 
 
-SIZES = _numbers("BENCH_SIZES", "10,100,1000")  # batch items
-SITEMAP_DOMAINS = _numbers("BENCH_SITEMAP_DOMAINS", "2,8,32")  # domains, each 6 upstream requests
-PLACES_PAGES = _numbers("BENCH_PLACES_PAGES", "1,2,4")  # pages of one search; the simulator serves at most 4
-LATENCIES_MS = _numbers("BENCH_LATENCIES_MS", "0,50")
+SIZES = numbers("BENCH_SIZES", "10,100,1000")  # batch items
+SITEMAP_DOMAINS = numbers("BENCH_SITEMAP_DOMAINS", "2,8,32")  # domains, each 6 upstream requests
+PLACES_PAGES = numbers("BENCH_PLACES_PAGES", "1,2,4")  # pages of one search; the simulator serves at most 4
+LATENCIES_MS = numbers("BENCH_LATENCIES_MS", "0,50")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ speed is asserted here.
 """
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from benchmarks.plan import SIZES, numbers
 from playbook.app.models import OPEN_OWNER, TERMINAL_STATUSES, JobKind
 from playbook.app.settings import Settings
 from playbook.harness.databases import drop_database, prepare_database, resolve_server_url
@@ -28,10 +28,11 @@ from standardized.executor import ProcrastinateExecutor
 from standardized.jobs import create_job
 
 SERVICE = "batch on workers"
-ITEMS = max(int(size) for size in os.environ.get("BENCH_SIZES", "1000").split(","))
-WORKERS = [int(count) for count in os.environ.get("BENCH_WORKERS", "1,2,4").split(",")]
+ITEMS = max(SIZES)
+WORKERS = numbers("BENCH_WORKERS", "1,2,4")
 LATENCY_MS = 50
 PART_SIZE = 50
+BATCH_DEADLINE_SECONDS = 600
 
 
 @pytest.fixture(scope="module")
@@ -76,21 +77,23 @@ async def run_batch(url: URL) -> dict[str, object]:
             )
             await ProcrastinateExecutor(part_size=PART_SIZE).enqueue(session=session, jobs=[job])
         peak = 0
-        while True:
-            async with AsyncSession(engine) as session:
-                status, stored, connections = (
-                    await session.execute(
-                        text(
-                            "SELECT status, (SELECT count(*) FROM batch_items WHERE job_id = :id),"
-                            " (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database())"
-                            " FROM jobs WHERE id = :id"
-                        ),
-                        {"id": job.id},
-                    )
-                ).one()
-            peak = max(peak, connections)
-            if status in TERMINAL_STATUSES:
-                return {"status": status, "stored": stored, "peak_connections": peak}
-            await asyncio.sleep(0.1)
+        # A worker that died leaves the batch unfinished: the run fails rather than waits for ever.
+        async with asyncio.timeout(BATCH_DEADLINE_SECONDS):
+            while True:
+                async with AsyncSession(engine) as session:
+                    status, stored, connections = (
+                        await session.execute(
+                            text(
+                                "SELECT status, (SELECT count(*) FROM batch_items WHERE job_id = :id),"
+                                " (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database())"
+                                " FROM jobs WHERE id = :id"
+                            ),
+                            {"id": job.id},
+                        )
+                    ).one()
+                peak = max(peak, connections)
+                if status in TERMINAL_STATUSES:
+                    return {"status": status, "stored": stored, "peak_connections": peak}
+                await asyncio.sleep(0.1)
     finally:
         await engine.dispose()
