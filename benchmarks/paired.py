@@ -68,22 +68,20 @@ class VariantTimes:
 
 @dataclass(frozen=True)
 class Spread:
-    """The median of per-round values, their interquartile range, and their extremes."""
+    """The median of per-round values and their interquartile range."""
 
     median: float
     q1: float
     q3: float
-    low: float
-    high: float
     count: int
 
     @classmethod
     def of(cls, values: list[float]) -> "Spread":
         if len(values) == 1:  # one round: no spread to speak of
             [value] = values
-            return cls(median=value, q1=value, q3=value, low=value, high=value, count=1)
+            return cls(median=value, q1=value, q3=value, count=1)
         q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-        return cls(median=median, q1=q1, q3=q3, low=min(values), high=max(values), count=len(values))
+        return cls(median=median, q1=q1, q3=q3, count=len(values))
 
     @property
     def relative_error(self) -> float:

@@ -6,7 +6,6 @@ settings passed as environment variables, each with its output in a log file. A 
 is stopped when its block ends, however it ends.
 """
 
-import signal
 import subprocess
 import sys
 import time
@@ -65,12 +64,6 @@ class ServedApp:
         assert self.process is not None
         self.process.kill()
         self.process.wait()
-
-    def terminate(self, *, timeout: float) -> int:
-        """SIGTERM, as an orchestrator stops a process; its exit status once it ended."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
 
     def close(self) -> None:
         self._stack.close()
