@@ -1,6 +1,7 @@
 """The command line of the audit: `background-task-audit PATH...` (also `python -m playbook audit`).
 
-Exit status: 0 when no finding reaches `--fail-on`, 1 when one does, 2 for usage errors
+Exit status: 0 when no finding reaches `--fail-on`, 1 when one does (or, with
+`--fail-on-unread`, when a file could not be read or parsed), 2 for usage errors
 (argparse's own status, also used for a path that does not exist or a configuration
 that cannot be used). A scan that takes more than a second tells how far it is on
 stderr, once a second, unless `--quiet`.
@@ -38,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=FAIL_ON,
         default="error",
         help="exit 1 when a finding has this severity or a higher one (default: error)",
+    )
+    parser.add_argument(
+        "--fail-on-unread",
+        action="store_true",
+        help="exit 1 when a file could not be read or parsed too (by default it is only a note)",
     )
     parser.add_argument(
         "--select", type=_names, default=[], metavar="RULES", help="report only these rules or checks (comma-separated)"
@@ -83,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"audit: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
             return 2
         print(summary_line(report))
-    return 1 if report.fails(threshold=_threshold(args.fail_on)) else 0
+    fails = report.fails(threshold=_threshold(args.fail_on))
+    return 1 if fails or (args.fail_on_unread and report.unread_files) else 0
 
 
 class ProgressLine:

@@ -52,11 +52,14 @@ class Finding:
 
 @dataclass(frozen=True)
 class FileNote:
-    """Something the audit could not read or follow (a file, a task's target); reported, never fatal."""
+    """Something the audit could not read or follow (a file, a task's target); reported, and
+    fatal only with `--fail-on-unread` when the file itself could not be read or parsed (`unread`).
+    """
 
     path: str
     message: str
     line: int | None = None
+    unread: bool = False
 
 
 @dataclass
@@ -75,3 +78,8 @@ class AuditReport:
         if threshold is None:
             return False
         return any(finding.severity.rank >= threshold.rank for finding in self.findings)
+
+    @property
+    def unread_files(self) -> list[str]:
+        """The files that could not be read or parsed: nothing in them was analysed."""
+        return list(dict.fromkeys(note.path for note in self.notes if note.unread))

@@ -97,6 +97,14 @@ Symbol = FunctionRef | ClassRef | ModuleRef | AssignmentRef | ExternalRef
 class _SymbolTable:
     definitions: dict[str, Symbol] = field(default_factory=dict)
     imports: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # The modules of `from m import *`, in order: names found nowhere else are looked for there.
+    star_imports: list[str] = field(default_factory=list)
+    # A literal `__all__`: the names a star import of this module brings (None: every public name).
+    exported: frozenset[str] | None = None
+
+    def exports(self, name: str) -> bool:
+        """Whether `from this_module import *` binds `name`."""
+        return name in self.exported if self.exported is not None else not name.startswith("_")
 
 
 def functions_in(module: SourceModule) -> Iterator[FunctionRef]:
@@ -215,7 +223,7 @@ class Project:
         if name in table.definitions:
             return table.definitions[name]
         if name not in table.imports:
-            return None
+            return self._resolve_starred(name, table=table, seen=seen | {key})
         target, attribute = table.imports[name]
         target_module = self.module(target)
         if attribute is None:
@@ -228,6 +236,21 @@ class Project:
         if submodule is not None:
             return ModuleRef(submodule)
         return None if target_module is not None else ExternalRef(f"{target}.{attribute}")
+
+    def _resolve_starred(self, name: str, *, table: _SymbolTable, seen: frozenset[tuple[str, str]]) -> Symbol | None:
+        """`name` as a star import brings it: the last one that exports it wins, as in Python.
+
+        Only modules of the source tree are followed; a library's star import is left alone,
+        since what it exports cannot be known without importing it.
+        """
+        for source in reversed(table.star_imports):
+            target_module = self.module(source)
+            if target_module is None or not self._table(target_module).exports(name):
+                continue
+            found = self._resolve_name(name, module=target_module, seen=seen)
+            if found is not None:
+                return found
+        return None
 
     def method(self, cls: ClassRef, name: str, *, depth: int = 0) -> FunctionRef | None:
         """Method `name` of `cls` or of a base class in the tree."""
@@ -281,6 +304,8 @@ def _build_table(module: SourceModule) -> _SymbolTable:
     for statement in module_level_statements(module.tree.body):
         if isinstance(statement, ast.Import | ast.ImportFrom):
             table.imports.update(_import_bindings(statement, module=module))
+            if isinstance(statement, ast.ImportFrom) and any(alias.name == "*" for alias in statement.names):
+                table.star_imports.append(_absolute_module(statement, module=module))
         elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
             table.definitions[statement.name] = FunctionRef(module=module, node=statement)
         elif isinstance(statement, ast.ClassDef):
@@ -294,7 +319,18 @@ def _build_table(module: SourceModule) -> _SymbolTable:
             for target in targets:
                 if isinstance(target, ast.Name):
                     table.definitions[target.id] = AssignmentRef(module=module, name=target.id, value=statement.value)
+    table.exported = _literal_all(table.definitions.get("__all__"))
     return table
+
+
+def _literal_all(symbol: Symbol | None) -> frozenset[str] | None:
+    """The names of `__all__ = [...]` (or a tuple), when they are all written out."""
+    if not isinstance(symbol, AssignmentRef) or not isinstance(symbol.value, ast.List | ast.Tuple):
+        return None
+    names = [element.value for element in symbol.value.elts if isinstance(element, ast.Constant)]
+    if len(names) != len(symbol.value.elts) or not all(isinstance(name, str) for name in names):
+        return None
+    return frozenset(str(name) for name in names)
 
 
 def _statements_anywhere(statements: list[ast.stmt]) -> Iterator[ast.stmt]:

@@ -73,9 +73,13 @@ def audit_paths(
             if settings.reports(rule_id=finding.rule_id, check_name=finding.check.name)
         ]
         unreadable = [
-            FileNote(path=item.display_path, message=item.reason) for item in read if isinstance(item, UnreadableFile)
+            FileNote(path=item.display_path, message=item.reason, unread=True)
+            for item in read
+            if isinstance(item, UnreadableFile)
         ]
-        unparsed = [FileNote(path=m.display_path, message=m.problem) for m in modules if m.problem is not None]
+        unparsed = [
+            FileNote(path=m.display_path, message=m.problem, unread=True) for m in modules if m.problem is not None
+        ]
         return AuditReport(
             files_scanned=len(read),
             entry_points=[_entry_point(entry) for entry in auditor.entries],

@@ -11,6 +11,7 @@ import ast
 import fnmatch
 import os
 import re
+import tokenize
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -179,19 +180,26 @@ def read_file(path: Path, *, base: Path) -> SourceModule | UnreadableFile:
     """The file's text, named; its tree is parsed later, when first needed."""
     shown = display_path(path, base=base)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as exc:
-        return UnreadableFile(display_path=shown, reason=f"cannot be read: {exc}")
+        text = _source_text(path)
+    except (SyntaxError, UnicodeDecodeError, OSError) as exc:
+        return UnreadableFile(display_path=shown, reason=f"cannot be read: {_reason(exc)}")
     name, root = module_name(path)
     return SourceModule(path=path, display_path=shown, name=name, import_root=root, text=text)
 
 
-def parse_file(path: Path, *, base: Path) -> SourceModule | UnreadableFile:
-    """The file read and parsed now."""
-    read = read_file(path, base=base)
-    if isinstance(read, SourceModule) and read.tree is not None and read.problem is not None:
-        return UnreadableFile(display_path=read.display_path, reason=read.problem)
-    return read
+def _source_text(path: Path) -> str:
+    """The text as Python reads it: a UTF-8 BOM dropped, a PEP 263 `coding:` line obeyed.
+
+    The text is parsed as a string, which ignores the declaration: lines and columns come
+    out as they would for the same code saved as plain UTF-8.
+    """
+    with tokenize.open(path) as source:
+        return source.read()
+
+
+def _reason(exc: SyntaxError | UnicodeDecodeError | OSError) -> str:
+    # An unknown or contradictory encoding declaration is a SyntaxError of `tokenize.detect_encoding`.
+    return exc.msg if isinstance(exc, SyntaxError) else str(exc)
 
 
 def _parse(text: str, path: Path) -> ast.Module | str:
