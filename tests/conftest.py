@@ -35,9 +35,11 @@ from tests.legacy_failures import Evidence
 EVIDENCE = pytest.StashKey[Evidence]()
 
 # The property tests draw the same examples on every run, so a red build is one anyone
-# can reproduce; HYPOTHESIS_PROFILE=explore draws new ones each run.
-hypothesis_settings.register_profile("repeatable", derandomize=True)
-hypothesis_settings.register_profile("explore")
+# can reproduce; HYPOTHESIS_PROFILE=explore draws new ones each run. No deadline in either:
+# Hypothesis's default (200 ms an example) would be a timing assertion no test states, red
+# on a loaded machine.
+hypothesis_settings.register_profile("repeatable", derandomize=True, deadline=None)
+hypothesis_settings.register_profile("explore", deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 

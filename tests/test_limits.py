@@ -41,12 +41,16 @@ def test_idle_clients_are_forgotten_only_once_their_bucket_is_full(monkeypatch: 
     monkeypatch.setattr("playbook.app.limits.MAX_TRACKED_CLIENTS", 2)
     clock = FakeClock()
     limiter = RateLimiter(per_second=1, burst=2, clock=clock)
-    limiter.wait_needed("a")
-    limiter.wait_needed("a")
     limiter.wait_needed("b")
-    clock.now += 1.5  # b's bucket is full again, a's is not
+    clock.now += 1
+    limiter.wait_needed("a")
+    limiter.wait_needed("a")
+    # b has been idle a whole refill (2 s): its bucket is full again; a's, idle 1.5 s, is not.
+    clock.now += 1.5
     limiter.wait_needed("c")
 
+    # A third client past the limit of two: b is forgotten, a's state is kept.
+    assert set(limiter._buckets) == {"a", "c"}
     assert limiter.wait_needed("a") == 0
     assert limiter.wait_needed("a") == pytest.approx(0.5)
 

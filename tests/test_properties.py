@@ -121,8 +121,41 @@ def test_any_body_is_a_document_or_a_reason_it_is_none(body: bytes) -> None:
         assert str(exc)
 
 
+# Real media types, JSON ones among them, spelled as clients spell them, with parameters
+# drawn apart: random text alone almost never spells `application/json`.
+media_types = st.sampled_from(
+    [
+        "application/json",
+        "Application/JSON ",
+        " APPLICATION/json",
+        "text/plain",
+        "text/json",
+        "application/x-www-form-urlencoded",
+        "application/problem+json",
+        "application/json-seq",
+        "multipart/form-data",
+        "",
+    ]
+)
+media_parameters = st.tuples(
+    st.sampled_from(["charset", "Charset", " CHARSET ", "boundary", "q"]),
+    st.sampled_from(["utf-8", "UTF-8", " utf-8 ", '"utf-8"', "utf8", "utf-16", "UTF-16LE", "latin-1", "us-ascii", ""]),
+)
+content_types = st.builds(
+    lambda media_type, parameters: media_type + "".join(f"; {name}={value}" for name, value in parameters),
+    media_types,
+    st.lists(media_parameters, max_size=3),
+)
+
+
 @PROPERTY
-@given(st.text(alphabet="aAjJsSoOnN/+-;=\"' 18tfucehr", max_size=40))
+@given(content_types | st.text(alphabet="aAjJsSoOnN/+-;=\"' 18tfucehr", max_size=40))
+@example("application/json")
+@example("Application/JSON ; charset=UTF-8")
+@example('application/json; boundary=x; charset="utf-8"')
+@example("application/json; charset=utf-16")
+@example("application/json; charset=utf-8; charset=utf-16")
+@example("text/plain; charset=utf-8")
 def test_only_json_in_utf8_is_read(content_type: str) -> None:
     media_type, _, parameters = content_type.partition(";")
     charset = parameters.partition("=")
@@ -133,14 +166,24 @@ def test_only_json_in_utf8_is_read(content_type: str) -> None:
         assert media_type_refusal(content_type) is None
     if media_type.strip().lower() != "application/json":
         assert media_type_refusal(content_type) is not None
+    # Exactly: JSON with every charset it names UTF-8 (quoted or not, any case) is read; all else is refused.
+    named = [pair.partition("=") for pair in parameters.split(";")]
+    charsets = [value.strip().strip('"').lower() for name, _, value in named if name.strip().lower() == "charset"]
+    read = media_type.strip().lower() == "application/json" and all(value == "utf-8" for value in charsets)
+    assert (media_type_refusal(content_type) is None) == read
 
 
 @PROPERTY
 @given(st.from_type(object) | json_values | st.text(min_size=100))
+# Lone surrogates: text Python holds but UTF-8 cannot, alone, in a long text and inside a list.
+@example("\ud800")
+@example("\udfff" + "x" * 100)
+@example(["a", "\udc80"])
 def test_a_preview_is_short_and_always_encodable(value: str) -> None:
     shown = preview(value)
     assert len(shown) <= PREVIEW_WIDTH
-    shown.encode("utf-8", "backslashreplace")
+    # Strict: a lone surrogate raises UnicodeEncodeError (an error handler would hide it).
+    shown.encode("utf-8")
 
 
 local_parts = st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,20}[a-z0-9]", fullmatch=True)
@@ -168,29 +211,44 @@ long_addresses = st.builds(
 
 
 @PROPERTY
-@given(st.text(max_size=400) | noise | long_addresses)
-@example("x" * 65 + "@site.test")
-@example("info@" + "a" * 250 + ".test")
-def test_what_is_found_on_any_page_is_a_lowercase_mailbox_of_legal_length(page: str) -> None:
+@given(page=st.text(max_size=400) | noise | long_addresses, planted=st.just(frozenset[str]()))
+@example(page="x" * 65 + "@site.test", planted=frozenset())
+@example(page="info@" + "a" * 250 + ".test", planted=frozenset())
+# The loop below checks nothing on a page where nothing is found: here three addresses must be,
+# one the longest local part allowed, one in a mailto link, one spelled with an entity.
+@example(
+    page=f'Write to <a href="mailto:Sales@Shop.test">sales</a>, to {"x" * 64}@site.test or to info&#64;shop.test',
+    planted=frozenset({"sales@shop.test", "x" * 64 + "@site.test", "info@shop.test"}),
+)
+def test_what_is_found_on_any_page_is_a_lowercase_mailbox_of_legal_length(page: str, planted: frozenset[str]) -> None:
+    assert planted <= extract_emails(page)
     for found in extract_emails(page):
         local, at, domain = found.partition("@")
         assert at and found == found.lower()
         assert 1 <= len(local) <= 64 and len(domain) <= 255
 
 
+# Links that are pages of the site, and the URL each must be followed as.
+SAME_SITE_PAGES = {
+    "/about": "http://site.test/about",
+    "https://site.test/x": "https://site.test/x",
+    "https://site.test/x#top": "https://site.test/x",
+}
 hrefs = st.one_of(
     st.text(max_size=60),
-    st.sampled_from(
-        ["/about", "http://site.test:8080/", "http://u:p@site.test/", "https://site.test/x", "ftp://site.test/"]
-    ),
+    st.sampled_from([*SAME_SITE_PAGES, "http://site.test:8080/", "http://u:p@site.test/", "ftp://site.test/"]),
     st.builds(lambda path: f"/{path}", st.text(max_size=3000)),
 )
 
 
 @PROPERTY
 @given(st.lists(hrefs, max_size=6))
+# The loop below checks nothing if no link is followed: here two must be, among links that must not.
+@example(["http://other.test/", "/about", "http://site.test:8080/", "https://site.test/x#top"])
 def test_links_followed_are_pages_of_the_same_site_only(links: list[str]) -> None:
     page = "".join(f'<a href="{html.escape(link)}">x</a>' for link in links)
+    followed = same_site_links(page, page_url="http://site.test/", domain="site.test")
+    assert {SAME_SITE_PAGES[link] for link in links if link in SAME_SITE_PAGES} <= set(followed)
     for url in same_site_links(page, page_url="http://site.test/", domain="site.test"):
         parts = urlsplit(url)
         assert parts.scheme in ("http", "https") and parts.hostname == "site.test"

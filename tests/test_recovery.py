@@ -9,6 +9,7 @@ row a test wrote is deleted at its end, so no later app takes its jobs over.
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
 import pytest
@@ -53,6 +54,25 @@ class OtherProcesses:
         async with AsyncSession(self.engine) as session:
             await session.execute(update(Instance).where(Instance.id == instance_id).values(heartbeat_at=func.now()))
             await session.commit()
+
+    @asynccontextmanager
+    async def beating(self, instance_id: uuid.UUID) -> AsyncIterator[None]:
+        """`instance_id` beats every `HEARTBEAT` from now until the block ends, as a live process does."""
+        stopped = asyncio.Event()
+
+        async def beat_until_stopped() -> None:
+            while not stopped.is_set():
+                await self.beat(instance_id)
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(HEARTBEAT):
+                        await stopped.wait()
+
+        beats = asyncio.create_task(beat_until_stopped())
+        try:
+            yield
+        finally:
+            stopped.set()
+            await beats  # raises what stopped the beats early, if anything did
 
     async def batch_job(
         self, *, owner: uuid.UUID, attempts: int = 1, recorded: tuple[str, ...] = (), idle_for: timedelta = timedelta(0)
@@ -152,10 +172,13 @@ async def test_job_of_a_live_process_is_never_touched(
     job_id = await others.batch_job(owner=alive, idle_for=timedelta(hours=1))
     reaping = recovery_settings.model_copy(update={"stale_after": 1.0, "reaper_interval": HEARTBEAT})
 
-    async with serve_in_process(create_app("standardized", database_url=database_url, settings=reaping)):
-        for _ in range(20):
-            await others.beat(alive)
-            await asyncio.sleep(TWENTY_SWEEPS / 20)
+    # Beating from before the app starts: however long its start-up takes, every sweep it
+    # makes, during start-up too, sees a process that beat less than `DEAD_AFTER` ago.
+    async with (
+        others.beating(alive),
+        serve_in_process(create_app("standardized", database_url=database_url, settings=reaping)),
+    ):
+        await asyncio.sleep(TWENTY_SWEEPS)
         job = await read_job(others.engine, job_id)
 
     assert (job.status, job.instance_id, job.attempts, job.error) == ("processing", alive, 1, None)
