@@ -405,8 +405,8 @@ def exception_line(captured: str) -> str:
 
 
 def as_in_a_checkout(text: str) -> str:
-    """Paths of this machine (the project, the interpreter's library) as the frames show them: relative."""
-    for root in (PROJECT_ROOT, *INSTALLED):
+    """Paths of this machine (the interpreter's library, then the project holding the venv) as frames show them."""
+    for root in (*INSTALLED, PROJECT_ROOT):
         text = text.replace(f"{root}/", "")
     return text
 
