@@ -26,7 +26,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from playbook.app.auth import ApiKeys
+from playbook.app.auth import API_KEY_HEADER, ApiKeys
 from playbook.app.json_bodies import BODY_METHODS
 from playbook.app.settings import Settings
 
@@ -128,7 +128,7 @@ class RequestLimits:
             await self._too_large(scope, receive, send)
 
     def _client(self, scope: Scope, headers: Headers) -> str:
-        owner = self.api_keys.owner_for(headers.get("x-api-key"))
+        owner = self.api_keys.owner_for(headers.get(API_KEY_HEADER))
         if owner is not None and not self.api_keys.open:
             return owner
         client = scope.get("client")
