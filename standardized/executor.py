@@ -12,7 +12,7 @@ Does not guarantee: that a queued job runs soon; that depends on the workers run
 """
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Protocol
 
 from fastapi import BackgroundTasks, Depends, Request
@@ -176,8 +176,6 @@ async def defer_parts(*, session: AsyncSession, job_id: uuid.UUID, parts: list[P
 
 
 def build_executor(*, name: ExecutorName, instance_id: uuid.UUID, grace: float, part_size: int) -> Executor:
-    executors: dict[ExecutorName, Callable[[], Executor]] = {
-        "background": lambda: BackgroundExecutor(instance_id=instance_id, grace=grace),
-        "procrastinate": lambda: ProcrastinateExecutor(part_size=part_size),
-    }
-    return executors[name]()
+    if name == "procrastinate":
+        return ProcrastinateExecutor(part_size=part_size)
+    return BackgroundExecutor(instance_id=instance_id, grace=grace)
