@@ -27,7 +27,8 @@ from playbook.app.errors import PREVIEW_WIDTH, preview
 from playbook.app.hostnames import DOMAIN_JSON_SCHEMA, DOMAIN_PATTERN, INTERNAL_SUFFIXES, check_domain
 from playbook.app.json_bodies import NotJson, media_type_refusal, parse_json
 from playbook.app.schemas import PlacesSearchRequest
-from playbook.upstream.emails import MAX_URL_LENGTH, extract_emails, same_site_links
+from playbook.upstream.emails import extract_emails, same_site_links
+from playbook.upstream.fetch import MAX_URL_LENGTH
 from playbook.upstream.sitemaps import CrawlError, read_document, sitemaps_listed
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")

@@ -19,11 +19,10 @@ from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-from playbook.upstream.fetch import UpstreamError, get_html
+from playbook.upstream.fetch import UpstreamError, get_html, url_refusal
 
 MAX_PAGES = 20
 MAX_DEPTH = 2
-MAX_URL_LENGTH = 2048
 # RFC 5321: a mailbox is at most 64 characters, @, a domain of at most 255; 320 in all.
 MAX_LOCAL_PART = 64
 MAX_EMAIL_DOMAIN = 255
@@ -120,21 +119,10 @@ def _absolute(page_url: str, href: str) -> str:
 
 
 def _is_same_site_page(url: str, domain: str) -> bool:
-    if not url or len(url) > MAX_URL_LENGTH:
+    if not url or url_refusal(url) is not None:
         return False
     parts = urlsplit(url)
-    try:
-        default_port = parts.port is None
-    except ValueError:  # a port that is no number
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and parts.hostname == domain
-        and default_port
-        and parts.username is None
-        and parts.password is None
-        and PurePosixPath(parts.path).suffix.lower() not in NOT_WEB_PAGES
-    )
+    return parts.hostname == domain and PurePosixPath(parts.path).suffix.lower() not in NOT_WEB_PAGES
 
 
 class _LinkCollector(HTMLParser):

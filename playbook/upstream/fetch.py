@@ -6,11 +6,14 @@ each module's error is an `UpstreamError`, whose message is cut to `MAX_REASON` 
 names the exception its own callers expect.
 """
 
+from urllib.parse import urlsplit
+
 import httpx
 
 from playbook.upstream.client import get_http_client
 
 MAX_REASON = 300
+MAX_URL_LENGTH = 2048  # the sitemaps protocol's limit, kept for every URL the services follow
 
 
 class UpstreamError(Exception):
@@ -18,6 +21,23 @@ class UpstreamError(Exception):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason if len(reason) <= MAX_REASON else f"{reason[: MAX_REASON - 1]}…")
+
+
+def url_refusal(url: str, *, kind: str = "URL") -> str | None:
+    """Why `url` is not fetched (too long, not http or https, user info, a port named), or None."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"a {kind} is longer than {MAX_URL_LENGTH} characters"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return f"{url}: not an http or https URL"
+    if parts.username is not None or parts.password is not None:
+        return f"{url}: the URL carries user info"
+    try:
+        if parts.port is not None:
+            return f"{url}: not on the default port"
+    except ValueError as exc:  # a port that is no number
+        return f"{url}: {exc}"
+    return None
 
 
 async def get_ok(url: str, *, error: type[UpstreamError], params: dict[str, str] | None = None) -> httpx.Response:

@@ -29,13 +29,12 @@ import httpx
 
 from playbook.app.hostnames import check_domain
 from playbook.upstream.client import get_http_client
-from playbook.upstream.fetch import UpstreamError
+from playbook.upstream.fetch import MAX_URL_LENGTH, UpstreamError, url_refusal
 
 MAX_URLS_PER_DOMAIN = 10_000
 MAX_SITEMAPS_PER_DOMAIN = 100
 MAX_INDEX_DEPTH = 3
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # the sitemaps protocol's limit, uncompressed
-MAX_URL_LENGTH = 2048  # the sitemaps protocol's limit
 SLICE_BYTES = 32 * 1024  # documents are unpacked and parsed this much at a time
 _GZIP_MAGIC = b"\x1f\x8b"
 _LASTMOD_MAX_LENGTH = 32  # the width of SitemapUrl.lastmod
@@ -47,17 +46,10 @@ class CrawlError(UpstreamError):
 
 def refusal_of(url: str) -> str | None:
     """Why the crawler does not fetch the sitemap at `url`, or None if it may."""
-    if len(url) > MAX_URL_LENGTH:
-        return f"a sitemap URL is longer than {MAX_URL_LENGTH} characters"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return f"{url}: not an http or https URL"
-    if parts.username is not None or parts.password is not None:
-        return f"{url}: the URL carries user info"
+    if refusal := url_refusal(url, kind="sitemap URL"):
+        return refusal
     try:
-        if parts.port is not None:
-            return f"{url}: not on the default port"
-        check_domain(parts.hostname or "")
+        check_domain(urlsplit(url).hostname or "")
     except ValueError as exc:
         return f"{url}: {exc}"
     return None
