@@ -4,8 +4,9 @@ Run by `make load` after the locust phases, against the app process it started:
 
 - Oversized bodies: one 100 MB body, then for `seconds` three clients at once, each sending
   a 100 MB body again 0.2 s after the answer to the last: two declare its length, one sends
-  it chunked (no length, so the app counts as it reads). Reports the statuses, the app's resident memory idle and at
-  its peak (sampled every 20 ms), and `/health` latencies alone and meanwhile.
+  it chunked (no length, so the app counts as it reads). Reports the statuses, the app's
+  resident memory idle and at its peak (the kernel's high-water mark, VmHWM, reset at the
+  start), and `/health` latencies alone and meanwhile.
 - The largest job: a sitemap batch of `MAX_SITEMAP_DOMAINS` domains at `MAX_URLS_PER_DOMAIN`
   URLs each, stored straight into the database as the service stores it, then read through
   `GET /results` page by page at the largest page size while `/health` is polled. Reports
@@ -25,11 +26,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
-import psutil
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from benchmarks.rss import peak_rss_bytes, reset_peak_rss, rss_bytes
 from playbook.app.schemas import MAX_PAGE_SIZE, MAX_SITEMAP_DOMAINS
 from playbook.upstream.sitemaps import MAX_URLS_PER_DOMAIN
 
@@ -89,28 +90,22 @@ class LargestJobOutcome:
 
 
 class MemoryPeak:
-    """The resident memory of a process, sampled every 20 ms while the block runs."""
+    """The resident memory of a process when the block starts, and the most it held during it (VmHWM)."""
 
     def __init__(self, pid: int) -> None:
-        self._process = psutil.Process(pid)
-        self.idle = self.peak = self._megabytes()
-
-    def _megabytes(self) -> float:
-        resident: int = self._process.memory_info().rss
-        return round(resident / 2**20, 1)
+        self._pid = pid
+        self.idle = self.peak = _megabytes(rss_bytes(pid))
 
     async def __aenter__(self) -> "MemoryPeak":
-        self._sampling = asyncio.create_task(self._sample())
+        reset_peak_rss(self._pid)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        self._sampling.cancel()
-        await asyncio.gather(self._sampling, return_exceptions=True)
+        self.peak = _megabytes(peak_rss_bytes(self._pid))
 
-    async def _sample(self) -> None:
-        while True:
-            self.peak = max(self.peak, self._megabytes())
-            await asyncio.sleep(0.02)
+
+def _megabytes(resident: int) -> float:
+    return round(resident / 2**20, 1)
 
 
 async def health_latencies(base_url: str, until: asyncio.Event) -> Latency:

@@ -331,9 +331,9 @@ def run_variant(variant: Variant, plan: Plan, database_url: URL, upstream_url: s
         outcomes = []
         for phase in phases(plan):
             print(f"  {variant}: {phase.name}, {phase.seconds} s, {phase.users} ...", file=sys.stderr, flush=True)
-            log_before = log_path.read_text()
+            log_before = log_path.stat().st_size
             outcomes.append(run_locust(phase, base_url, out_dir, api_keys=submitter_keys(plan)))
-            outcomes[-1].server_errors = len(_SERVER_ERROR.findall(log_path.read_text()[len(log_before) :]))
+            outcomes[-1].server_errors = len(_SERVER_ERROR.findall(_read_from(log_path, log_before)))
         # The peak under the locust phases, before the probes measure their own.
         app_rss_peak = peak_rss_bytes(app.pid)
         if plan.probe_seconds:
@@ -361,6 +361,13 @@ async def run_probes(base_url: str, pid: int, database_url: URL, *, seconds: int
         "oversized": await oversized_bodies(base_url, pid, PROBE_KEY, seconds=seconds),
         "largest_job": await largest_job(base_url, pid, database_url, api_key=PROBE_KEY, owner=owner_of(PROBE_KEY)),
     }
+
+
+def _read_from(path: Path, offset: int) -> str:
+    """What was written to `path` after its first `offset` bytes."""
+    with path.open("rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace")
 
 
 def _describe_shutdown(stopped_in_time: bool, app_log: str) -> str:
@@ -518,53 +525,21 @@ def write_summary(plan: Plan, outcomes: list[VariantOutcome], path: Path) -> Non
 
 
 def parse_plan(argv: list[str] | None) -> Plan:
-    def env_int(name: str, default: int) -> int:
-        return int(os.environ.get(name, default))
-
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.split("\n\n")[0])
     add = parser.add_argument
-    add(
-        "--cheap-users",
-        type=int,
-        default=env_int("LOAD_CHEAP_USERS", 10),
-        help="cheap readers, both phases (LOAD_CHEAP_USERS)",
-    )
-    add(
-        "--job-users",
-        type=int,
-        default=env_int("LOAD_JOB_USERS", 10),
-        help="job submitters, second phase (LOAD_JOB_USERS)",
-    )
-    add(
-        "--alone-seconds",
-        type=int,
-        default=env_int("LOAD_ALONE_SECONDS", 10),
-        help="cheap read alone (LOAD_ALONE_SECONDS)",
-    )
-    add(
-        "--jobs-seconds",
-        type=int,
-        default=env_int("LOAD_JOBS_SECONDS", 20),
-        help="cheap read with jobs (LOAD_JOBS_SECONDS)",
-    )
-    add(
-        "--hostile-users",
-        type=int,
-        default=env_int("LOAD_HOSTILE_USERS", 5),
-        help="hostile clients, second and fourth phases (LOAD_HOSTILE_USERS)",
-    )
-    add(
-        "--hostile-seconds",
-        type=int,
-        default=env_int("LOAD_HOSTILE_SECONDS", 20),
-        help="cheap read beside a hostile client, and beside it and jobs (LOAD_HOSTILE_SECONDS)",
-    )
-    add(
-        "--probe-seconds",
-        type=int,
-        default=env_int("LOAD_PROBE_SECONDS", 5),
-        help="seconds of 100 MB bodies; 0 skips the probes (LOAD_PROBE_SECONDS)",
-    )
+
+    def add_from_env(option: str, default: int, what: str) -> None:
+        """`--name`, defaulting to LOAD_NAME from the environment, then to `default`."""
+        variable = "LOAD_" + option.removeprefix("--").replace("-", "_").upper()
+        add(option, type=int, default=int(os.environ.get(variable, default)), help=f"{what} ({variable})")
+
+    add_from_env("--cheap-users", 10, "cheap readers, every phase")
+    add_from_env("--job-users", 10, "job submitters, the phases with jobs")
+    add_from_env("--alone-seconds", 10, "cheap read alone")
+    add_from_env("--jobs-seconds", 20, "cheap read with jobs")
+    add_from_env("--hostile-users", 5, "hostile clients, the phases with a hostile client")
+    add_from_env("--hostile-seconds", 20, "cheap read beside a hostile client, and beside it and jobs")
+    add_from_env("--probe-seconds", 5, "seconds of 100 MB bodies; 0 skips the probes")
     add("--latency-ms", type=int, default=50, help="latency the simulator adds to every answer")
     add("--pool-size", type=int, default=3, help="the app's pool: a small one, so starvation shows")
     add("--max-overflow", type=int, default=0)
