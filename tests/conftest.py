@@ -30,6 +30,7 @@ from playbook.harness.databases import (
     resolve_server_url,
 )
 from playbook.harness.server import RunningApp, serve_in_process
+from tests.helpers import KEY_A, KEY_B
 from tests.legacy_failures import Evidence
 
 EVIDENCE = pytest.StashKey[Evidence]()
@@ -144,4 +145,12 @@ def variant(request: pytest.FixtureRequest) -> Variant:
 @pytest.fixture
 async def app(variant: Variant, database_url: URL, settings: Settings) -> AsyncIterator[RunningApp]:
     async with serve_in_process(create_app(variant, database_url=database_url, settings=settings)) as running:
+        yield running
+
+
+@pytest.fixture
+async def keyed_app(variant: Variant, database_url: URL, settings: Settings) -> AsyncIterator[RunningApp]:
+    """The variant's app with API keys: `KEY_A` and `KEY_B` (tests/helpers.py), each an owner."""
+    keyed = settings.model_copy(update={"api_keys": [KEY_A, KEY_B]})
+    async with serve_in_process(create_app(variant, database_url=database_url, settings=keyed)) as running:
         yield running

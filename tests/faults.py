@@ -1,10 +1,11 @@
-"""What the crash tests share: settings short enough for a test, reading a job and its items
-back from the database, and waiting for a job to get somewhere."""
+"""What the database-level tests share: settings short enough for a test, writing a job row
+straight into the database, reading a job and its items back, and waiting for a job to get somewhere."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -51,7 +52,24 @@ def sites(count: int, *, prefix: str = "site") -> list[str]:
     return [f"{prefix}-{n}.test" for n in range(count)]
 
 
-async def read_job(engine: AsyncEngine, job_id: uuid.UUID | str) -> Job:
+async def insert_job(
+    engine: AsyncEngine, *, kind: str, item_rows: Iterable[BatchItem] = (), **columns: Any
+) -> uuid.UUID:
+    """A job row of `kind` with `columns` (the model's defaults for the others), and its `item_rows`
+    (`BatchItem`s without a `job_id`), written in one transaction: the job's id."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        job = Job(kind=kind, **columns)
+        session.add(job)
+        await session.flush()
+        for row in item_rows:
+            row.job_id = job.id
+            session.add(row)
+        await session.commit()
+    return job.id
+
+
+async def read_stored_job(engine: AsyncEngine, job_id: uuid.UUID | str) -> Job:
+    """The job's row as the database holds it (`tests.helpers.read_job` reads it through the API)."""
     async with AsyncSession(engine) as session:
         return await session.get_one(Job, uuid.UUID(str(job_id)))
 
@@ -65,13 +83,24 @@ async def stored_domains(engine: AsyncEngine, job_id: uuid.UUID | str) -> list[s
         return list(domains)
 
 
+async def stored_titles(engine: AsyncEngine, job_id: uuid.UUID | str) -> list[tuple[str, str | None]]:
+    """The job's item rows as (domain, title), sorted by domain."""
+    async with AsyncSession(engine) as session:
+        rows = await session.execute(
+            select(BatchItem.domain, BatchItem.title)
+            .where(BatchItem.job_id == uuid.UUID(str(job_id)))
+            .order_by(BatchItem.domain)
+        )
+        return [(domain, title) for domain, title in rows]
+
+
 async def wait_for_job(
     engine: AsyncEngine, job_id: uuid.UUID | str, condition: Callable[[Job], bool], *, within: float = 60.0
 ) -> Job:
     """The job once `condition` holds; fails after `within` seconds with the job as it stands."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    while not condition(job := await read_job(engine, job_id)):
+    while not condition(job := await read_stored_job(engine, job_id)):
         assert loop.time() < deadline, f"job {job_id} still {job.status} ({job.completed_count} done) after {within} s"
         await asyncio.sleep(0.05)
     return job

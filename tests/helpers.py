@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from playbook.app.models import Base, Job, JobStatus
 from playbook.harness.server import RunningApp
 
+# The API keys of the `keyed_app` fixture (tests/conftest.py): two owners.
+KEY_A, KEY_B = "owner-a-key-0000000000", "owner-b-key-0000000000"
+
 
 async def submit(app: RunningApp, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = await app.client.post(path, json=body)

@@ -8,41 +8,32 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import delete, select
-from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from playbook.app.auth import OpenModeExposed, check_listen_address, owner_of
-from playbook.app.factory import create_app
 from playbook.app.models import OPEN_OWNER, Contact, Job
-from playbook.app.settings import Settings, Variant
-from playbook.harness.server import RunningApp, serve_in_process
+from playbook.app.settings import Settings
+from playbook.harness.server import RunningApp
 from playbook.helpers import child_env
-from tests.helpers import count_rows
+from tests.helpers import KEY_A, KEY_B, count_rows
 
-KEY_A, KEY_B = "owner-a-key-0000000000", "owner-b-key-0000000000"
 A, B = {"x-api-key": KEY_A}, {"x-api-key": KEY_B}
 BATCHES = "/api/v3/batches"
 EMAILS = "/api/v3/email-scraper/scan"
 
 
-@pytest.fixture
-async def keyed(variant: Variant, database_url: URL, settings: Settings) -> AsyncIterator[RunningApp]:
-    keyed_settings = settings.model_copy(update={"api_keys": [KEY_A, KEY_B]})
-    async with serve_in_process(create_app(variant, database_url=database_url, settings=keyed_settings)) as running:
-        yield running
-
-
 async def test_a_request_without_a_valid_key_gets_401_and_writes_nothing(
-    keyed: RunningApp, read_engine: AsyncEngine
+    keyed_app: RunningApp, read_engine: AsyncEngine
 ) -> None:
     jobs_before = await count_rows(read_engine, Job)
-    missing = await keyed.client.post(BATCHES, json={"items": ["a.test"]})
-    wrong = await keyed.client.post(BATCHES, json={"items": ["a.test"]}, headers={"x-api-key": "guessed-key-00000000"})
-    read = await keyed.client.get(f"/api/v3/jobs/{uuid.uuid4()}")
+    missing = await keyed_app.client.post(BATCHES, json={"items": ["a.test"]})
+    wrong = await keyed_app.client.post(
+        BATCHES, json={"items": ["a.test"]}, headers={"x-api-key": "guessed-key-00000000"}
+    )
+    read = await keyed_app.client.get(f"/api/v3/jobs/{uuid.uuid4()}")
 
     assert (missing.status_code, wrong.status_code, read.status_code) == (401, 401, 401)
     assert missing.json() == {"detail": "no X-API-Key header: send one of the API keys"}
@@ -51,16 +42,16 @@ async def test_a_request_without_a_valid_key_gets_401_and_writes_nothing(
     assert await count_rows(read_engine, Job) == jobs_before
 
 
-async def test_a_job_belongs_to_the_key_that_created_it(keyed: RunningApp, read_engine: AsyncEngine) -> None:
-    accepted = await keyed.client.post(BATCHES, json={"items": ["owned.test"]}, headers=A)
+async def test_a_job_belongs_to_the_key_that_created_it(keyed_app: RunningApp, read_engine: AsyncEngine) -> None:
+    accepted = await keyed_app.client.post(BATCHES, json={"items": ["owned.test"]}, headers=A)
     assert accepted.status_code == 202
     job_id = accepted.json()["id"]
-    await keyed.wait_idle()
+    await keyed_app.wait_idle()
 
     for suffix in ("", "/results"):
-        mine = await keyed.client.get(f"/api/v3/jobs/{job_id}{suffix}", headers=A)
-        theirs = await keyed.client.get(f"/api/v3/jobs/{job_id}{suffix}", headers=B)
-        nobody = await keyed.client.get(f"/api/v3/jobs/{uuid.uuid4()}{suffix}", headers=B)
+        mine = await keyed_app.client.get(f"/api/v3/jobs/{job_id}{suffix}", headers=A)
+        theirs = await keyed_app.client.get(f"/api/v3/jobs/{job_id}{suffix}", headers=B)
+        nobody = await keyed_app.client.get(f"/api/v3/jobs/{uuid.uuid4()}{suffix}", headers=B)
         assert mine.status_code == 200
         # The same answer as for a job that does not exist: ids reveal nothing.
         assert (theirs.status_code, nobody.status_code) == (404, 404)
@@ -73,24 +64,23 @@ async def test_a_job_belongs_to_the_key_that_created_it(keyed: RunningApp, read_
 
 # Standardized only: legacy's scan never reaches its storage step (F4, F5; tests/test_email_scraper.py).
 @pytest.mark.standardized
+@pytest.mark.parametrize("variant", ["standardized"], indirect=True)
 async def test_contacts_found_for_one_owner_are_never_shown_to_another(
-    database_url: URL, settings: Settings, read_engine: AsyncEngine
+    keyed_app: RunningApp, read_engine: AsyncEngine
 ) -> None:
     host = "shared-owners.test"
-    keyed_settings = settings.model_copy(update={"api_keys": [KEY_A, KEY_B]})
-    async with serve_in_process(create_app("standardized", database_url=database_url, settings=keyed_settings)) as app:
-        first = (await app.client.post(EMAILS, json={"domain": host}, headers=A)).json()["id"]
-        await app.wait_idle()
-        second = (await app.client.post(EMAILS, json={"domain": host}, headers=B)).json()["id"]
-        await app.wait_idle()
-        async with AsyncSession(read_engine) as session, session.begin():
-            stored = Counter(
-                (await session.execute(select(Contact.owner, Contact.job_id).where(Contact.domain == host))).all()
-            )
-            # B's addresses go; A's stay: B must not be shown A's.
-            await session.execute(delete(Contact).where(Contact.owner == owner_of(KEY_B)))
-        a_results = await app.client.get(f"/api/v3/jobs/{first}/results", headers=A)
-        b_results = await app.client.get(f"/api/v3/jobs/{second}/results", headers=B)
+    first = (await keyed_app.client.post(EMAILS, json={"domain": host}, headers=A)).json()["id"]
+    await keyed_app.wait_idle()
+    second = (await keyed_app.client.post(EMAILS, json={"domain": host}, headers=B)).json()["id"]
+    await keyed_app.wait_idle()
+    async with AsyncSession(read_engine) as session, session.begin():
+        stored = Counter(
+            (await session.execute(select(Contact.owner, Contact.job_id).where(Contact.domain == host))).all()
+        )
+        # B's addresses go; A's stay: B must not be shown A's.
+        await session.execute(delete(Contact).where(Contact.owner == owner_of(KEY_B)))
+    a_results = await keyed_app.client.get(f"/api/v3/jobs/{first}/results", headers=A)
+    b_results = await keyed_app.client.get(f"/api/v3/jobs/{second}/results", headers=B)
 
     # Each owner's scan stored the site's seven addresses for that owner.
     assert stored == {(owner_of(KEY_A), uuid.UUID(first)): 7, (owner_of(KEY_B), uuid.UUID(second)): 7}
@@ -98,9 +88,9 @@ async def test_contacts_found_for_one_owner_are_never_shown_to_another(
     assert b_results.json()["contacts"] == []
 
 
-async def test_with_keys_health_says_so_and_the_schema_documents_the_key(keyed: RunningApp) -> None:
-    assert (await keyed.client.get("/health")).json()["auth"] == "api-keys"
-    schema = (await keyed.client.get("/openapi.json")).json()
+async def test_with_keys_health_says_so_and_the_schema_documents_the_key(keyed_app: RunningApp) -> None:
+    assert (await keyed_app.client.get("/health")).json()["auth"] == "api-keys"
+    schema = (await keyed_app.client.get("/openapi.json")).json()
 
     assert schema["components"]["securitySchemes"] == {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}

@@ -30,6 +30,7 @@ from standardized.services.batch.batch_functions import (
     process_batch_with_own_session,
 )
 from tests.concurrency import SETTLE, Gauge, until, writes_blocked
+from tests.faults import insert_job, read_stored_job, stored_titles
 from tests.helpers import (
     assert_rejected_without_writing,
     aware,
@@ -227,7 +228,7 @@ async def test_concurrent_batch_bounds_connections_and_throttles_progress(
     items = [f"site-{n}.test" for n in range(39)] + ["fail-1.test"]
     fetching = Gauge()
     monkeypatch.setattr(batch_functions, "fetch_site", fetching.around(fetch_site))
-    job_id = await _insert_batch_job(read_engine, len(items))
+    job_id = await insert_job(read_engine, kind="batch", total_items=len(items))
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=roomy)):
         job_updates: list[str] = []
         event.listen(get_engine().sync_engine, "before_cursor_execute", _record_job_updates(job_updates, job_id))
@@ -272,7 +273,7 @@ async def test_background_sessions_leave_a_connection_for_requests(
     )
     slots = small_pool.background_connections
     items = [f"site-{n}.test" for n in range(20)]
-    job_id = await _insert_batch_job(read_engine, len(items))
+    job_id = await insert_job(read_engine, kind="batch", total_items=len(items))
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=small_pool)) as app:
         async with writes_blocked(read_engine, "batch_items"):
             batch = asyncio.create_task(process_batch_concurrently(job_id, items, workers=10, flush_every=1))
@@ -306,19 +307,6 @@ async def standardized_runtime(database_url: URL, settings: Settings) -> AsyncIt
     """The standardized app's engine and upstream client bound, for calling job functions directly."""
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as running:
         yield running
-
-
-async def _insert_batch_job(read_engine: AsyncEngine, total_items: int) -> uuid.UUID:
-    async with AsyncSession(read_engine, expire_on_commit=False) as session:
-        job = Job(kind="batch", total_items=total_items)
-        session.add(job)
-        await session.commit()
-    return job.id
-
-
-async def _stored_job(read_engine: AsyncEngine, job_id: uuid.UUID) -> Job:
-    async with AsyncSession(read_engine) as session:
-        return await session.get_one(Job, job_id)
 
 
 @pytest.mark.fails_on_legacy("F2", "F11", reason=F2_F11)
@@ -388,16 +376,16 @@ async def test_progress_is_written_while_a_slow_site_is_awaited(
 async def test_cancelled_batch_ends_interrupted_to_be_resumed(
     standardized_runtime: RunningApp, read_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    job_id = await _insert_batch_job(read_engine, 3)
+    job_id = await insert_job(read_engine, kind="batch", total_items=3)
     task = asyncio.create_task(process_batch_with_own_session(job_id, ["slow-1.test", "slow-2.test", "slow-3.test"]))
     # The job's row is the only sign the task started: poll the database for it.
-    while (await _stored_job(read_engine, job_id)).status != "processing":  # noqa: ASYNC110
+    while (await read_stored_job(read_engine, job_id)).status != "processing":  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    stored = await _stored_job(read_engine, job_id)
+    stored = await read_stored_job(read_engine, job_id)
     assert f"job {job_id} cancelled before it finished" in caplog.messages
     # Not terminal: a shutdown cancels running jobs, and the next process resumes them.
     assert (stored.status, stored.error, stored.end_time) == ("interrupted", None, None)
@@ -408,41 +396,37 @@ async def test_resumed_batch_runs_only_the_items_not_recorded_and_counts_each_on
     standardized_runtime: RunningApp, read_engine: AsyncEngine
 ) -> None:
     items = ["alpha.test", "fail-1.test", "beta.test"]
-    job_id = await _insert_batch_job(read_engine, 3)
+    job_id = await insert_job(read_engine, kind="batch", total_items=3)
     # What a process killed after two items leaves: two recorded, the job still processing.
     await process_batch_with_own_session(job_id, items[:2])
-    assert (await _stored_job(read_engine, job_id)).status == "processing"
+    assert (await read_stored_job(read_engine, job_id)).status == "processing"
     # Marked, so that fetching alpha.test again would show: its row would be written anew.
     async with read_engine.begin() as connection:
         await connection.execute(update(BatchItem).where(BatchItem.job_id == job_id).values(title="first run"))
 
     await process_batch_with_own_session(job_id, items)
 
-    stored = await _stored_job(read_engine, job_id)
+    stored = await read_stored_job(read_engine, job_id)
     assert (stored.status, stored.completed_count, stored.failed_count) == ("partial", 2, 1)
     assert stored.item_results == {
         "alpha.test": "completed",
         "fail-1.test": "failed: HTTP 500",
         "beta.test": "completed",
     }
-    async with AsyncSession(read_engine) as session:
-        rows = await session.execute(
-            select(BatchItem.domain, BatchItem.title).where(BatchItem.job_id == job_id).order_by(BatchItem.domain)
-        )
-        titles = [(domain, title) for domain, title in rows]
+    titles = await stored_titles(read_engine, job_id)
     assert titles == [("alpha.test", "first run"), ("beta.test", "Home of beta.test"), ("fail-1.test", "first run")]
 
 
 @pytest.mark.standardized
 async def test_finished_batch_is_not_run_again(standardized_runtime: RunningApp, read_engine: AsyncEngine) -> None:
-    job_id = await _insert_batch_job(read_engine, 1)
+    job_id = await insert_job(read_engine, kind="batch", total_items=1)
     await process_batch_with_own_session(job_id, ["fail-1.test"])
-    finished = await _stored_job(read_engine, job_id)
+    finished = await read_stored_job(read_engine, job_id)
 
     # A duplicate delivery of a finished job: nothing is written, the terminal status stays.
     await process_batch_with_own_session(job_id, ["fail-1.test"])
 
-    again = await _stored_job(read_engine, job_id)
+    again = await read_stored_job(read_engine, job_id)
     assert (again.status, again.failed_count, again.end_time) == ("failed", 1, finished.end_time)
 
 

@@ -29,7 +29,7 @@ from tests.faults import (
     FAST_RECOVERY,
     done_at_least,
     finished,
-    read_job,
+    read_stored_job,
     sites,
     slow_inserts,
     stored_domains,
@@ -56,7 +56,7 @@ async def test_app_killed_mid_job_resumes_it_once_started_again(
             job_id = (await client.post("/api/v3/batches", json={"items": ITEMS})).json()["id"]
         before = await wait_for_job(read_engine, job_id, done_at_least(5))
         app.kill()
-        killed = await read_job(read_engine, job_id)
+        killed = await read_stored_job(read_engine, job_id)
         app.start()
         job = await wait_for_job(read_engine, job_id, finished)
 

@@ -26,7 +26,7 @@ from tests.faults import (
     before_each_insert,
     done_at_least,
     finished,
-    read_job,
+    read_stored_job,
     sites,
     stored_domains,
     wait_for_job,
@@ -105,7 +105,7 @@ async def test_worker_stopped_mid_job_hands_it_back_within_its_grace_period(
             stopped.terminate()
             # A second of grace, then the job is cancelled: the worker ends by itself, long before the timeout.
             exit_status = await asyncio.to_thread(stopped.wait, 30)
-            handed_back = await read_job(read_engine, job_id)
+            handed_back = await read_stored_job(read_engine, job_id)
             queue_after_stop = await queue_statuses(read_engine, job_id)
             # The other worker takes it from the queue.
             job = await wait_for_job(read_engine, job_id, finished)

@@ -31,6 +31,7 @@ from playbook.app.settings import Settings, Variant
 from playbook.harness.server import RunningApp, serve_in_process
 from standardized.db import get_background_session
 from standardized.tasks import job_reaper as standardized_reaper
+from tests.faults import insert_job, read_stored_job
 
 STALE_AFTER = 1800.0
 STUCK_FOR = timedelta(hours=1)
@@ -50,16 +51,12 @@ class JobRows:
         self.ids: list[uuid.UUID] = []
 
     async def insert(self, *, status: JobStatus, idle_for: timedelta) -> uuid.UUID:
-        job_id = uuid.uuid4()
-        async with AsyncSession(self.engine) as session:
-            session.add(Job(id=job_id, kind="batch", status=status, updated_at=utcnow() - idle_for))
-            await session.commit()
+        job_id = await insert_job(self.engine, kind="batch", status=status, updated_at=utcnow() - idle_for)
         self.ids.append(job_id)
         return job_id
 
     async def read(self, job_id: uuid.UUID) -> Job:
-        async with AsyncSession(self.engine) as session:
-            return await session.get_one(Job, job_id)
+        return await read_stored_job(self.engine, job_id)
 
     async def read_when_finished(self, job_id: uuid.UUID, *, within: float = 3.0) -> Job:
         """The job as stored once it is terminal, or as it is after `within` seconds."""

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from playbook.app.factory import bound_resources
-from playbook.app.models import Job, JobStatus
+from playbook.app.models import JobStatus
 from playbook.app.settings import Settings
 from standardized.executor import defer_parts, part_lock
 from standardized.job_functions import Part
@@ -34,19 +34,11 @@ from standardized.worker import (
     retry_stalled_jobs,
     run_job_part,
 )
-from tests.faults import read_job
+from tests.faults import insert_job, read_stored_job
 
 pytestmark = pytest.mark.standardized
 
 QUEUE_COLUMNS = "queue_name, task_name, priority, lock, queueing_lock, args, status::text, scheduled_at, attempts"
-
-
-async def insert_batch(read_engine: AsyncEngine, items: list[str]) -> uuid.UUID:
-    job_id = uuid.uuid4()
-    async with AsyncSession(read_engine) as session:
-        session.add(Job(id=job_id, kind="batch", params={"items": items}, total_items=len(items)))
-        await session.commit()
-    return job_id
 
 
 @asynccontextmanager
@@ -125,13 +117,13 @@ async def test_job_part_runs_the_standardized_job_function(
     database_url: URL, settings: Settings, read_engine: AsyncEngine
 ) -> None:
     items = ["alpha.test", "beta.test", "gamma.test", "delta.test"]
-    job_id = await insert_batch(read_engine, items)
+    job_id = await insert_job(read_engine, kind="batch", params={"items": items}, total_items=len(items))
     async with in_memory_queue(database_url, settings):
         for index in range(2):
             await run_job_part.defer_async(job_id=str(job_id), part=index, parts=2)
         await run_queue(QUEUE_NAME)
 
-    job = await read_job(read_engine, job_id)
+    job = await read_stored_job(read_engine, job_id)
     assert (job.status, job.completed_count, job.attempts) == ("completed", 4, 2)
     assert job.item_results == dict.fromkeys(items, "completed")
 
@@ -139,13 +131,13 @@ async def test_job_part_runs_the_standardized_job_function(
 async def test_job_hung_past_its_time_limit_is_failed_with_the_reason(
     database_url: URL, settings: Settings, read_engine: AsyncEngine
 ) -> None:
-    job_id = await insert_batch(read_engine, ["timeout-1.test"])
+    job_id = await insert_job(read_engine, kind="batch", params={"items": ["timeout-1.test"]}, total_items=1)
     hanging = settings.model_copy(update={"job_time_limit": 0.3, "upstream_timeout": 30.0})
     async with in_memory_queue(database_url, hanging) as connector:
         await run_job_part.defer_async(job_id=str(job_id), part=0, parts=1)
         await run_queue(QUEUE_NAME)
 
-    job = await read_job(read_engine, job_id)
+    job = await read_stored_job(read_engine, job_id)
     assert (job.status, job.error, job.completed_count) == ("failed", "time limit of 0.3 s exceeded", 0)
     runs = [row["status"] for row in connector.jobs.values() if row["task_name"] == run_job_part.name]
     assert runs == ["succeeded"], "not run again"
@@ -154,7 +146,8 @@ async def test_job_hung_past_its_time_limit_is_failed_with_the_reason(
 async def test_stalled_jobs_are_queued_again_until_they_are_out_of_runs(
     database_url: URL, settings: Settings, read_engine: AsyncEngine
 ) -> None:
-    once, twice = await insert_batch(read_engine, ["a.test"]), await insert_batch(read_engine, ["b.test"])
+    once = await insert_job(read_engine, kind="batch", params={"items": ["a.test"]}, total_items=1)
+    twice = await insert_job(read_engine, kind="batch", params={"items": ["b.test"]}, total_items=1)
     async with in_memory_queue(database_url, settings.model_copy(update={"max_attempts": 3})) as connector:
         stalled = {}
         for job_id, attempts in ((once, 0), (twice, 2)):
@@ -167,12 +160,12 @@ async def test_stalled_jobs_are_queued_again_until_they_are_out_of_runs(
 
     assert (connector.jobs[stalled[once]]["status"], connector.jobs[stalled[once]]["attempts"]) == ("todo", 1)
     assert connector.jobs[stalled[twice]]["status"] == "failed"
-    given_up = await read_job(read_engine, twice)
+    given_up = await read_stored_job(read_engine, twice)
     assert (given_up.status, given_up.error) == (
         JobStatus.failed,
         "its worker stopped in each of its 3 runs: no more are made",
     )
-    assert (await read_job(read_engine, once)).status == JobStatus.pending
+    assert (await read_stored_job(read_engine, once)).status == JobStatus.pending
 
 
 async def test_a_run_goes_back_to_the_queue_after_a_shutdown_or_a_lost_database_only(
@@ -202,15 +195,12 @@ async def test_a_run_failing_outside_the_jobs_own_handling_fails_the_job(
 ) -> None:
     # A row the job function cannot read (written by another version of the app, say): the
     # error escapes before the job's own handling starts, so only the task can record it.
-    job_id = uuid.uuid4()
-    async with AsyncSession(read_engine) as session:
-        session.add(Job(id=job_id, kind="batch", params={"domains": ["a.test"]}, total_items=1))
-        await session.commit()
+    job_id = await insert_job(read_engine, kind="batch", params={"domains": ["a.test"]}, total_items=1)
     async with in_memory_queue(database_url, settings) as connector:
         await run_job_part.defer_async(job_id=str(job_id), part=0, parts=1)
         await run_queue(QUEUE_NAME)
 
-    job = await read_job(read_engine, job_id)
+    job = await read_stored_job(read_engine, job_id)
     assert (job.status, job.error, job.attempts) == ("failed", "KeyError: 'items'", 1)
     assert job.end_time is not None
     runs = [row["status"] for row in connector.jobs.values() if row["task_name"] == run_job_part.name]

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -21,7 +21,7 @@ from playbook.app.factory import create_app
 from playbook.app.models import BatchItem, Instance, Job, JobStatus, utcnow
 from playbook.app.settings import Settings
 from playbook.harness.server import serve_in_process
-from tests.faults import done_at_least, finished, read_job, wait_for_job
+from tests.faults import done_at_least, finished, insert_job, read_stored_job, stored_titles, wait_for_job
 
 pytestmark = pytest.mark.standardized
 
@@ -78,36 +78,21 @@ class OtherProcesses:
         self, *, owner: uuid.UUID, attempts: int = 1, recorded: tuple[str, ...] = (), idle_for: timedelta = timedelta(0)
     ) -> uuid.UUID:
         """A batch of `ITEMS` that `owner` was running, with `recorded` items already stored."""
-        job_id = uuid.uuid4()
-        async with AsyncSession(self.engine) as session:
-            session.add(
-                Job(
-                    id=job_id,
-                    kind="batch",
-                    status=JobStatus.processing,
-                    params={"items": ITEMS},
-                    total_items=len(ITEMS),
-                    completed_count=len(recorded),
-                    item_results=dict.fromkeys(recorded, "completed"),
-                    instance_id=owner,
-                    attempts=attempts,
-                    updated_at=utcnow() - idle_for,
-                )
-            )
-            await session.flush()
-            session.add_all(
-                BatchItem(job_id=job_id, domain=item, status="completed", title="stored before") for item in recorded
-            )
-            await session.commit()
+        job_id = await insert_job(
+            self.engine,
+            kind="batch",
+            status=JobStatus.processing,
+            params={"items": ITEMS},
+            total_items=len(ITEMS),
+            completed_count=len(recorded),
+            item_results=dict.fromkeys(recorded, "completed"),
+            instance_id=owner,
+            attempts=attempts,
+            updated_at=utcnow() - idle_for,
+            item_rows=[BatchItem(domain=item, status="completed", title="stored before") for item in recorded],
+        )
         self.jobs.append(job_id)
         return job_id
-
-    async def titles(self, job_id: uuid.UUID) -> list[tuple[str, str | None]]:
-        async with AsyncSession(self.engine) as session:
-            rows = await session.execute(
-                select(BatchItem.domain, BatchItem.title).where(BatchItem.job_id == job_id).order_by(BatchItem.domain)
-            )
-            return [(domain, title) for domain, title in rows]
 
     async def delete_all(self) -> None:
         async with AsyncSession(self.engine) as session:
@@ -145,7 +130,7 @@ async def test_job_of_a_dead_process_is_resumed_and_runs_only_what_is_missing(
     assert (job.status, job.completed_count, job.failed_count) == ("completed", 3, 0)
     assert (job.instance_id, job.attempts) == (taken_over_by, 2)
     assert job.item_results == dict.fromkeys(ITEMS, "completed")
-    assert await others.titles(job_id) == [
+    assert await stored_titles(others.engine, job_id) == [
         ("alpha.test", "stored before"),
         ("beta.test", "Home of beta.test"),
         ("gamma.test", "Home of gamma.test"),
@@ -179,7 +164,7 @@ async def test_job_of_a_live_process_is_never_touched(
         serve_in_process(create_app("standardized", database_url=database_url, settings=reaping)),
     ):
         await asyncio.sleep(TWENTY_SWEEPS)
-        job = await read_job(others.engine, job_id)
+        job = await read_stored_job(others.engine, job_id)
 
     assert (job.status, job.instance_id, job.attempts, job.error) == ("processing", alive, 1, None)
 
@@ -209,7 +194,7 @@ async def test_shutdown_interrupts_running_jobs_after_the_grace_period_and_the_n
         # The job's row is the only sign it made progress: poll the database for it.
         await wait_for_job(read_engine, job_id, done_at_least(1))
     # The app has stopped: its job was cancelled after the grace period, never left processing.
-    interrupted = await read_job(read_engine, job_id)
+    interrupted = await read_stored_job(read_engine, job_id)
 
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=recovery_settings)):
         job = await wait_for_job(others.engine, job_id, finished)
@@ -217,4 +202,4 @@ async def test_shutdown_interrupts_running_jobs_after_the_grace_period_and_the_n
     assert (interrupted.status, interrupted.error, interrupted.end_time) == ("interrupted", None, None)
     assert 0 < interrupted.completed_count < 20
     assert (job.status, job.completed_count, job.failed_count, job.attempts) == ("completed", 20, 0, 2)
-    assert len(await others.titles(job_id)) == 20
+    assert len(await stored_titles(others.engine, job_id)) == 20

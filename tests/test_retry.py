@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from playbook.app.auth import owner_of
 from playbook.app.factory import create_app
 from playbook.app.models import OPEN_OWNER, BatchItem, Job, JobStatus, utcnow
-from playbook.app.settings import Settings, Variant
+from playbook.app.settings import Settings
 from playbook.harness.server import RunningApp, serve_in_process
-from tests.helpers import read_job
+from tests.faults import insert_job, stored_titles
+from tests.helpers import KEY_A, KEY_B, read_job
 
 ITEMS = ["alpha.test", "beta.test", "gamma.test"]
-KEY_A, KEY_B = "retry-a-key-0000000000", "retry-b-key-0000000000"
 F2_F11 = "the task reads the expired job the retry committed; the job stays pending"
 
 
@@ -41,48 +41,30 @@ async def insert_batch(
 ) -> uuid.UUID:
     """A batch of `owner` of `ITEMS` that recorded `outcomes` ({item: error or None}) and ended `status`;
     its item rows carry the title `EARLIER`, which a run that fetches the item again replaces."""
-    job_id = uuid.uuid4()
     failed = sum(error is not None for error in outcomes.values())
-    async with AsyncSession(engine) as session:
-        session.add(
-            Job(
-                id=job_id,
-                owner=owner,
-                kind="batch",
-                status=status,
-                params={"items": ITEMS},
-                total_items=len(ITEMS),
-                completed_count=len(outcomes) - failed,
-                failed_count=failed,
-                item_results={
-                    item: "completed" if error is None else f"failed: {error}" for item, error in outcomes.items()
-                },
-                error="Error processing item beta.test: HTTP 500" if failed else None,
-                start_time=utcnow() - timedelta(minutes=1),
-                end_time=utcnow() if status in (JobStatus.failed, JobStatus.partial, JobStatus.completed) else None,
-            )
-        )
-        await session.flush()
-        session.add_all(
+    return await insert_job(
+        engine,
+        kind="batch",
+        owner=owner,
+        status=status,
+        params={"items": ITEMS},
+        total_items=len(ITEMS),
+        completed_count=len(outcomes) - failed,
+        failed_count=failed,
+        item_results={item: "completed" if error is None else f"failed: {error}" for item, error in outcomes.items()},
+        error="Error processing item beta.test: HTTP 500" if failed else None,
+        start_time=utcnow() - timedelta(minutes=1),
+        end_time=utcnow() if status in (JobStatus.failed, JobStatus.partial, JobStatus.completed) else None,
+        item_rows=[
             BatchItem(
-                job_id=job_id,
                 domain=item,
                 status="completed" if error is None else "failed",
                 error=error,
                 title=EARLIER,
             )
             for item, error in outcomes.items()
-        )
-        await session.commit()
-    return job_id
-
-
-async def stored_titles(engine: AsyncEngine, job_id: uuid.UUID) -> list[tuple[str, str | None]]:
-    async with AsyncSession(engine) as session:
-        rows = await session.execute(
-            select(BatchItem.domain, BatchItem.title).where(BatchItem.job_id == job_id).order_by(BatchItem.domain)
-        )
-        return [(domain, title) for domain, title in rows]
+        ],
+    )
 
 
 @pytest.fixture
@@ -139,16 +121,14 @@ async def test_retry_of_a_job_not_failed_or_partial_is_409_and_changes_nothing(
 
 
 async def test_retry_of_another_keys_job_is_404_and_changes_nothing(
-    variant: Variant, database_url: URL, settings: Settings, read_engine: AsyncEngine, batches: list[uuid.UUID]
+    keyed_app: RunningApp, read_engine: AsyncEngine, batches: list[uuid.UUID]
 ) -> None:
     job_id = await insert_batch(
         read_engine, status=JobStatus.failed, outcomes={"beta.test": "HTTP 500"}, owner=owner_of(KEY_A)
     )
     batches.append(job_id)
-    keyed = settings.model_copy(update={"api_keys": [KEY_A, KEY_B]})
-    async with serve_in_process(create_app(variant, database_url=database_url, settings=keyed)) as app:
-        theirs = await app.client.post(retry_path(job_id), headers={"x-api-key": KEY_B})
-        job = await app.client.get(f"/api/v3/jobs/{job_id}", headers={"x-api-key": KEY_A})
+    theirs = await keyed_app.client.post(retry_path(job_id), headers={"x-api-key": KEY_B})
+    job = await keyed_app.client.get(f"/api/v3/jobs/{job_id}", headers={"x-api-key": KEY_A})
 
     # The answer for a job that does not exist: another key learns nothing, and retries nothing.
     assert (theirs.status_code, theirs.json()) == (404, {"detail": f"job {job_id} not found"})

@@ -29,7 +29,7 @@ from playbook.harness.server import RunningApp, serve_in_process
 from playbook.upstream.sitemaps import MAX_INDEX_DEPTH, MAX_URLS_PER_DOMAIN, Sitemap, crawl_domain
 from standardized.services.sitemap import background_service as standardized_service
 from tests.concurrency import SETTLE, Gauge, until, writes_blocked
-from tests.faults import slow_inserts
+from tests.faults import insert_job, slow_inserts
 from tests.helpers import (
     assert_rejected_without_writing,
     aware,
@@ -329,7 +329,7 @@ async def test_standardized_job_run_twice_at_once_stores_each_domain_once_R7(
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as app:
         first = await run_to_end(app, BATCH, {"domains": domains})
         stored_first = await stored_sitemaps(read_engine, first["id"])
-        job_id = await _insert_job(read_engine, kind="sitemap_batch", total_items=len(domains))
+        job_id = await insert_job(read_engine, kind="sitemap_batch", total_items=len(domains))
         # Two processes running one job, as when a process judged dead still runs: both scan every
         # domain, and each store is slowed down so that the two runs' stores of a domain overlap.
         async with slow_inserts(read_engine, "sitemap_files", seconds=0.1):
@@ -341,14 +341,6 @@ async def test_standardized_job_run_twice_at_once_stores_each_domain_once_R7(
     assert (again["status"], again["completed_count"], again["failed_count"]) == ("partial", 2, 1)
     assert again["item_results"] == first["item_results"]
     assert sorted(await stored_sitemaps(read_engine, str(job_id))) == sorted(stored_first)
-
-
-async def _insert_job(engine: AsyncEngine, *, kind: str, total_items: int) -> uuid.UUID:
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        job = Job(kind=kind, total_items=total_items)
-        session.add(job)
-        await session.commit()
-    return job.id
 
 
 @pytest.mark.standardized
