@@ -96,18 +96,19 @@ class BackgroundExecutor:
         await self.runner.stop()
 
 
-# procrastinate 3.10.0's defer function and its argument type (procrastinate/sql/schema.sql).
-# Each value is cast to the type's field, so asyncpg needs no type of its own for the row.
-_DEFER_JOB = text(
-    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
-    "CAST(:queue_name AS varchar), CAST(:task_name AS varchar), CAST(:priority AS integer), "
-    "CAST(:lock AS text), CAST(:queueing_lock AS text), CAST(:args AS jsonb), CAST(NULL AS timestamptz)"
-    ")]::procrastinate_job_to_defer_v1[]))"
-).bindparams(bindparam("args", type_=JSONB))
-
-_QUEUED_LOCKS = text(
-    "SELECT queueing_lock FROM procrastinate_jobs WHERE status = 'todo' AND queueing_lock = ANY(:locks)"
-)
+# procrastinate 3.10.0's defer function and its argument type (procrastinate/sql/schema.sql), given
+# every entry in one statement. An entry whose queueing lock a waiting entry holds is left out:
+# that part waits in the queue already, and the lock would refuse it.
+_DEFER_JOBS = text(
+    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY("
+    "SELECT ROW(entry->>'queue_name', entry->>'task_name', CAST(entry->>'priority' AS integer),"
+    " entry->>'lock', entry->>'queueing_lock', entry->'args', CAST(NULL AS timestamptz)"
+    ")::procrastinate_job_to_defer_v1"
+    " FROM jsonb_array_elements(CAST(:entries AS jsonb)) WITH ORDINALITY AS deferred(entry, position)"
+    " WHERE NOT EXISTS ("
+    "SELECT FROM procrastinate_jobs WHERE status = 'todo' AND queueing_lock = entry->>'queueing_lock')"
+    " ORDER BY position)))"
+).bindparams(bindparam("entries", type_=JSONB))
 
 
 def part_lock(job_id: uuid.UUID, part: Part) -> str:
@@ -148,31 +149,33 @@ class ProcrastinateExecutor:
 
 async def defer_parts(*, session: AsyncSession, job_id: uuid.UUID, parts: list[Part]) -> None:
     """Queue each part of job `job_id` in the caller's transaction; a part already waiting is not queued twice."""
-    locks = {part_lock(job_id, part): part for part in parts}
-    # A part still waiting in the queue is not queued again: its queueing lock would refuse it.
-    waiting = set(await session.scalars(_QUEUED_LOCKS, {"locks": list(locks)}))
-    for lock, part in locks.items():
-        if lock in waiting:
-            continue
-        # procrastinate builds the queue entry as its own defer would (task name, queue, priority)...
-        job = run_job_part.configure(
+    # procrastinate builds each queue entry as its own defer would (task name, queue, priority)...
+    entries = [
+        run_job_part.configure(
             queue=QUEUE_NAME,
-            lock=lock,
-            queueing_lock=lock,
+            lock=part_lock(job_id, part),
+            queueing_lock=part_lock(job_id, part),
             task_kwargs={"job_id": str(job_id), "part": part.index, "parts": part.count},
         ).job
-        # ...and its defer function inserts it, in this transaction.
-        await session.execute(
-            _DEFER_JOB,
-            {
-                "queue_name": job.queue,
-                "task_name": job.task_name,
-                "priority": job.priority,
-                "lock": job.lock,
-                "queueing_lock": job.queueing_lock,
-                "args": job.task_kwargs,
-            },
-        )
+        for part in parts
+    ]
+    # ...and its defer function inserts them all, in one statement of this transaction.
+    await session.execute(
+        _DEFER_JOBS,
+        {
+            "entries": [
+                {
+                    "queue_name": entry.queue,
+                    "task_name": entry.task_name,
+                    "priority": entry.priority,
+                    "lock": entry.lock,
+                    "queueing_lock": entry.queueing_lock,
+                    "args": entry.task_kwargs,
+                }
+                for entry in entries
+            ]
+        },
+    )
 
 
 def build_executor(*, name: ExecutorName, instance_id: uuid.UUID, grace: float, part_size: int) -> Executor:

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from procrastinate.jobs import Job as QueueJob
 from procrastinate.testing import InMemoryConnector
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -111,6 +111,33 @@ async def test_a_part_already_waiting_is_not_queued_twice(read_engine: AsyncEngi
             text("DELETE FROM procrastinate_jobs WHERE args->>'job_id' = :id"), {"id": str(job_id)}
         )
     assert queued == 2
+
+
+async def test_every_part_of_a_batch_is_queued_in_one_statement(read_engine: AsyncEngine) -> None:
+    job_id = uuid.uuid4()
+    parts = [Part(index, 20) for index in range(20)]
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    async with read_engine.begin() as connection:
+        async with AsyncSession(bind=connection) as session:
+            event.listen(read_engine.sync_engine, "before_cursor_execute", record)
+            try:
+                await defer_parts(session=session, job_id=job_id, parts=parts)
+            finally:
+                event.remove(read_engine.sync_engine, "before_cursor_execute", record)
+        locks = await connection.scalars(
+            text("SELECT lock FROM procrastinate_jobs WHERE args->>'job_id' = :id ORDER BY id"), {"id": str(job_id)}
+        )
+        queued = list(locks)
+        await connection.execute(
+            text("DELETE FROM procrastinate_jobs WHERE args->>'job_id' = :id"), {"id": str(job_id)}
+        )
+
+    assert len(statements) == 1
+    assert queued == [part_lock(job_id, part) for part in parts], "every part, in order"
 
 
 async def test_job_part_runs_the_standardized_job_function(
