@@ -11,7 +11,7 @@ from background_task_audit.checks.verdicts import Verdict
 from background_task_audit.kinds import SESSION_CLASSES, SESSIONMAKER_CLASSES
 from background_task_audit.project import AssignmentRef, ExternalRef, FunctionRef, Project
 from background_task_audit.rules import ENGINE_NOT_DISPOSED, MODULE_ENGINE_ON_NEW_LOOP
-from background_task_audit.sessions import SessionFactories
+from background_task_audit.sessions import FOLLOW_DEPTH, SessionFactories
 from background_task_audit.sources import SourceModule
 from background_task_audit.summaries import Summaries
 from background_task_audit.syntax import Walker, last_name
@@ -54,6 +54,7 @@ class _LoopBound:
         self._summaries = summaries
         self._walker = walker
         self._uses: dict[ast.AST, str | None] = {}
+        self._visiting: set[ast.AST] = set()
 
     def judge(self, module: SourceModule) -> Iterator[Verdict]:
         if not module.mentions(("asyncio", "run_until_complete")):
@@ -81,19 +82,24 @@ class _LoopBound:
         """The module-level engine or sessionmaker `function` uses, directly or through what it calls."""
         if function.node in self._uses:
             return self._uses[function.node]
-        self._uses[function.node] = None
+        if function.node in self._visiting:  # a cycle of calls: what it uses is found where it started
+            return None
+        self._visiting.add(function.node)
         found = None
         for node in self._walker.body(function.node):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 symbol = self._project.resolve_name(node.id, module=function.module)
                 if isinstance(symbol, AssignmentRef) and self._is_loop_bound(symbol):
                     found = node.id
-            elif isinstance(node, ast.Call) and depth < 4:
+            elif isinstance(node, ast.Call) and depth < FOLLOW_DEPTH:
                 callee = self._summaries.callee(node, caller=function)
                 found = self._uses_loop_bound(callee, depth + 1) if callee is not None else None
             if found is not None:
                 break
-        self._uses[function.node] = found
+        self._visiting.discard(function.node)
+        # A miss with calls left unfollowed (too deep) is no answer for a caller that reaches it sooner.
+        if found is not None or depth == 0:
+            self._uses[function.node] = found
         return found
 
     def _is_loop_bound(self, symbol: AssignmentRef) -> bool:
