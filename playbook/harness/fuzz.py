@@ -33,7 +33,7 @@ from sqlalchemy.engine import URL
 
 from playbook.app.settings import PROJECT_ROOT, VARIANTS, Variant, get_settings
 from playbook.harness.databases import prepare_database
-from playbook.helpers import child_env, child_process, free_port, wait_until_serving
+from playbook.harness.processes import process_env, served_app
 
 REPORTS = PROJECT_ROOT / "reports" / "fuzz"
 FUZZ_DATABASE = "playbook_fuzz"
@@ -70,21 +70,10 @@ class FuzzOutcome:
 @contextmanager
 def served_variant(variant: Variant, database_url: URL, out_dir: Path) -> Iterator[str]:
     """The variant under uvicorn in a child process, with the fuzzing API keys; yields its base URL."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = child_env(
-        DATABASE_URL=database_url.render_as_string(hide_password=False),
-        DATABASE_NAME=database_url.database,
-        API_KEYS=",".join(API_KEYS),
-        # The fuzzer is one client sending as fast as it can; the rate limit has tests of its own.
-        RATE_LIMIT_PER_SECOND=100_000,
-        RATE_LIMIT_BURST=100_000,
-    )
-    command = [sys.executable, "-m", "playbook", "serve", "--variant", variant, "--port", str(port)]
-    log_path = out_dir / "app.log"
-    with child_process(command, env=env, log_path=log_path) as app:
-        wait_until_serving(app, base_url + "/health", log_path=log_path)
-        yield base_url
+    # The fuzzer is one client sending as fast as it can; the rate limit has tests of its own.
+    settings = {"api_keys": ",".join(API_KEYS), "rate_limit_per_second": 100_000, "rate_limit_burst": 100_000}
+    with served_app(variant, env=process_env(database_url, settings, own_server=True), log_dir=out_dir) as app:
+        yield app.base_url
 
 
 def run_schemathesis(base_url: str, out_dir: Path, *, seed: int, examples: int, phases: str = PHASES) -> int:
