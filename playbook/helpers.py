@@ -83,3 +83,8 @@ def wait_until_serving(
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url}: not serving after {timeout:.0f} s; see {log_path}")
+
+
+def counted(counts: Mapping[str, int]) -> str:
+    """`{"completed": 2, "pending": 1}` as "2 completed, 1 pending"."""
+    return ", ".join(f"{count} {name}" for name, count in counts.items())

@@ -31,6 +31,7 @@ import psutil
 
 from playbook.app.settings import PROJECT_ROOT
 from playbook.docs_tools.versions import locked_versions, postgresql_version
+from playbook.helpers import counted
 
 SNAPSHOT = PROJECT_ROOT / "docs" / "snapshots" / "perf"
 GENERATED = PROJECT_ROOT / "docs" / "generated" / "perf"
@@ -131,7 +132,7 @@ def render_compare(outcomes: list[dict[str, Any]]) -> str:
     ]
     for outcome in outcomes:
         processed = outcome["completed"] + outcome["failed"]
-        jobs = ", ".join(f"{count} {status}" for status, count in outcome["statuses"].items())
+        jobs = counted(outcome["statuses"])
         raised = {**outcome["exceptions"], **outcome["logged_exceptions"]}
         exceptions = ", ".join(f"`{name}` × {count}" for name, count in raised.items()) or "-"
         lines.append(
@@ -150,7 +151,7 @@ def render_faults(outcomes: list[dict[str, Any]]) -> str:
         if outcome["not_applicable"]:
             lines.append(f"| {outcome['scenario']} | {outcome['variant']} | n/a: {outcome['not_applicable']} | | | | |")
             continue
-        jobs = ", ".join(f"{count} {status}" for status, count in outcome["statuses"].items())
+        jobs = counted(outcome["statuses"])
         seconds = outcome["recovery_seconds"]
         recovered = "never" if seconds is None else f"{seconds:.1f} s"
         lines.append(

@@ -24,6 +24,7 @@ from playbook.app.settings import PROJECT_ROOT, VARIANTS, Settings, Variant
 from playbook.harness.databases import prepare_database
 from playbook.harness.faults import render_fault_table, run_fault_scenarios
 from playbook.harness.server import EscapedExceptions, RunningApp, serve_in_process
+from playbook.helpers import counted
 
 REPORTS = PROJECT_ROOT / "reports"
 BACKGROUND_TIMEOUT = 60.0
@@ -216,7 +217,7 @@ def _detail_lines(scenario: Scenario, outcome: Outcome) -> list[str]:
     indent = " " * 17
     lines = []
     if len(outcome.statuses) > 1 or sum(outcome.statuses.values()) > 1:
-        lines.append(indent + "jobs: " + ", ".join(f"{count} {status}" for status, count in outcome.statuses.items()))
+        lines.append(indent + "jobs: " + counted(outcome.statuses))
     if scenario.report_api:
         lines.append(
             f"{indent}api while running: {outcome.api_ok} ok, {outcome.api_failed} failed,"

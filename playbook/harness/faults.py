@@ -33,6 +33,7 @@ from playbook.harness.databases import prepare_database
 from playbook.harness.embedded import throwaway_server
 from playbook.harness.processes import process_env, running_workers, served_app
 from playbook.harness.server import serve_in_process
+from playbook.helpers import counted
 
 ITEMS_PER_BATCH = 60
 LATENCY_MS = 100  # each item takes a tenth of a second upstream: a batch runs for several seconds
@@ -306,7 +307,7 @@ def render_fault_table(outcomes: list[FaultOutcome]) -> str:
             if outcome.not_applicable:
                 lines.append(f"  {outcome.variant:<13}{'n/a: ' + outcome.not_applicable}"[:80])
                 continue
-            statuses = ", ".join(f"{count} {status}" for status, count in outcome.statuses.items())
+            statuses = counted(outcome.statuses)
             recovered = "never" if outcome.recovery_seconds is None else f"{outcome.recovery_seconds:.1f} s"
             lines.append(
                 f"  {outcome.variant:<13}{outcome.stored:>4}/{outcome.total:<4}{outcome.lost:>6}{outcome.twice:>6}"
