@@ -119,23 +119,28 @@ async def run_worker(database_url: URL, settings: Settings) -> None:
     async with bound_resources(database_url, settings), registered_instance(role="worker") as me:
         await beat_and_sweep(me=me, settings=settings, running_here=frozenset(), adopt=None)
         heartbeat = asyncio.create_task(keep_alive(me=me, settings=settings, running_here=frozenset, adopt=None))
-        with queue_app.replace_connector(queue_connector(database_url, settings)):
-            async with queue_app.open_async():
-                workers = [
-                    asyncio.create_task(
-                        _keep_working(settings, queue=QUEUE_NAME, concurrency=settings.worker_concurrency)
-                    ),
-                    asyncio.create_task(_keep_working(settings, queue=MAINTENANCE_QUEUE, concurrency=1)),
-                ]
-                logger.info("worker %s: running %d jobs at once; stop with SIGTERM", me.id, settings.worker_concurrency)
-                await stop.wait()
-                logger.info("worker %s: stopping, running jobs get %g s", me.id, settings.shutdown_grace)
-                # Cancelling a procrastinate worker is its graceful shutdown: no new job, then the grace period.
-                for worker in workers:
-                    worker.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-        heartbeat.cancel()
-        await asyncio.gather(heartbeat, return_exceptions=True)
+        try:
+            with queue_app.replace_connector(queue_connector(database_url, settings)):
+                async with queue_app.open_async():
+                    workers = [
+                        asyncio.create_task(
+                            _keep_working(settings, queue=QUEUE_NAME, concurrency=settings.worker_concurrency)
+                        ),
+                        asyncio.create_task(_keep_working(settings, queue=MAINTENANCE_QUEUE, concurrency=1)),
+                    ]
+                    logger.info(
+                        "worker %s: running %d jobs at once; stop with SIGTERM", me.id, settings.worker_concurrency
+                    )
+                    await stop.wait()
+                    logger.info("worker %s: stopping, running jobs get %g s", me.id, settings.shutdown_grace)
+                    # Cancelling a procrastinate worker is its graceful shutdown: no new job, then the grace period.
+                    for worker in workers:
+                        worker.cancel()
+                    await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            # Stopped before the engine is disposed, whatever ended the block: no beat on a closed pool.
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
 
 
 async def _keep_working(settings: Settings, *, queue: str, concurrency: int) -> None:
