@@ -114,7 +114,7 @@ async def test_connections_the_server_dropped_cost_no_request_an_error(
     async with read_engine.connect() as connection:
         terminated = await connection.scalar(
             text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         )
