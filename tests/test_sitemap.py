@@ -323,9 +323,17 @@ async def test_bad_request_gets_a_clear_422_and_writes_nothing(
 
 @pytest.mark.standardized
 async def test_standardized_job_run_twice_at_once_stores_each_domain_once_R7(
-    database_url: URL, settings: Settings, read_engine: AsyncEngine
+    database_url: URL, settings: Settings, read_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     domains = ["shop.test", "flat-1.test", "fail-1.test"]
+    # One gauge per domain: how many stores of that domain ran at once.
+    storing = {domain: Gauge() for domain in domains}
+    store_domain = standardized_service.store_domain
+
+    async def store_domain_gauged(**arguments: Any) -> None:
+        await storing[arguments["domain"]].around(store_domain)(**arguments)
+
+    monkeypatch.setattr(standardized_service, "store_domain", store_domain_gauged)
     async with serve_in_process(create_app("standardized", database_url=database_url, settings=settings)) as app:
         first = await run_to_end(app, BATCH, {"domains": domains})
         stored_first = await stored_sitemaps(read_engine, first["id"])
@@ -337,6 +345,8 @@ async def test_standardized_job_run_twice_at_once_stores_each_domain_once_R7(
         again = await read_job(app, str(job_id))
         assert_clean_finish(app)
 
+    # The two runs' stores of a domain overlapped: the race was run, not only possible.
+    assert max(gauge.peak for gauge in storing.values()) == 2
     assert (first["status"], first["completed_count"], first["failed_count"]) == ("partial", 2, 1)
     assert (again["status"], again["completed_count"], again["failed_count"]) == ("partial", 2, 1)
     assert again["item_results"] == first["item_results"]
