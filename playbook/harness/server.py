@@ -125,6 +125,13 @@ class _PromptServer(uvicorn.Server):
         self.should_exit = True
         self._exit_requested.set()
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn exits the process when the app's lifespan fails; here the caller gets an error.
+        try:
+            await super().startup(sockets=sockets)
+        except SystemExit as exc:
+            raise RuntimeError("the app did not start: its lifespan failed (see the log above)") from exc
+
     async def main_loop(self) -> None:
         counter = 0
         while not await self.on_tick(counter):
@@ -168,8 +175,7 @@ async def serve_in_process(app: ASGIApp) -> AsyncIterator[RunningApp]:
     try:
         while not server.started:
             if serving.done():
-                serving.result()
-                raise RuntimeError("the app did not start: its lifespan failed (see the log above)")
+                serving.result()  # raises why it did not start
             await asyncio.sleep(0.01)
         # No keep-alive: each request is a client of its own, not queued behind a connection
         # still busy with the previous response's background tasks.
@@ -180,6 +186,8 @@ async def serve_in_process(app: ASGIApp) -> AsyncIterator[RunningApp]:
             )
     finally:
         server.exit()
-        await serving
-        uvicorn_log.removeHandler(escaped)
-        sock.close()
+        try:
+            await serving
+        finally:
+            uvicorn_log.removeHandler(escaped)
+            sock.close()
