@@ -83,7 +83,9 @@ async def registered_instance(*, role: str) -> AsyncIterator[ThisProcess]:
     try:
         async with get_background_session() as session:
             await _insert(session=session, me=me)
-    except (DBAPIError, OSError) as exc:
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
         logger.warning("instance %s: not registered yet (%s); its heartbeat will register it", me.id, exc)
     _current = me
     logger.info("instance %s (%s, pid %d) registered", me.id, role, os.getpid())
