@@ -13,8 +13,9 @@ front of the app, reads the body of every POST, PUT and PATCH that has one and a
   numbers out of a float's range or too long to convert, without a repeated key and
   nested at most `MAX_DEPTH` deep.
 
-Anything else reaches the app unchanged, the body replayed from memory. The body is
-read through `playbook.app.limits`, so it is never larger than `MAX_BODY_BYTES`.
+Anything else reaches the app unchanged, the body replayed from memory, and FastAPI parses
+it again: a second parse of at most `MAX_BODY_BYTES` (the body is read through
+`playbook.app.limits`), the price of checking the document before any route sees it.
 Does not guarantee: that the document fits the operation's schema; that is the 422.
 """
 
