@@ -2,9 +2,11 @@
 
 Shows: one short session per sweep, one atomic UPDATE ... RETURNING, and only plain ids
 used after the session closed (R1, R7). A failing sweep is logged and retried; the loop
-never dies quietly (R6). Only jobs that no process claims are reaped: a job whose process
-is known is resumed by the recovery sweep when that process dies (`standardized.recovery`),
-and left alone while it lives; a queued job is the task engine's.
+never dies quietly (R6). Only jobs that no process claims are reaped, such as those that
+code naming no process left behind (the legacy services on the same database, while they
+are migrated): a job whose process is known is resumed by the recovery sweep when that
+process dies (`standardized.recovery`), and left alone while it lives; a queued job is the
+task engine's.
 Does not guarantee: that a job reaped here is not still running somewhere; it relies on
 running jobs touching `updated_at` more often than `stale_after`.
 """
