@@ -83,9 +83,7 @@ async def registered_instance(*, role: str) -> AsyncIterator[ThisProcess]:
     try:
         async with get_background_session() as session:
             await _insert(session=session, me=me)
-    except Exception as exc:
-        if not is_transient(exc):
-            raise
+    except (DBAPIError, OSError) as exc:
         logger.warning("instance %s: not registered yet (%s); its heartbeat will register it", me.id, exc)
     _current = me
     logger.info("instance %s (%s, pid %d) registered", me.id, role, os.getpid())

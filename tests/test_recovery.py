@@ -20,9 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from playbook.app.factory import create_app
 from playbook.app.models import BatchItem, Instance, Job, JobStatus, utcnow
 from playbook.app.settings import Settings
-from playbook.harness.databases import create_database, drop_database, resolve_server_url
 from playbook.harness.server import serve_in_process
-from playbook.helpers import free_port
 from tests.faults import done_at_least, finished, insert_job, read_stored_job, stored_titles, wait_for_job
 
 pytestmark = pytest.mark.standardized
@@ -205,34 +203,3 @@ async def test_shutdown_interrupts_running_jobs_after_the_grace_period_and_the_n
     assert 0 < interrupted.completed_count < 20
     assert (job.status, job.completed_count, job.failed_count, job.attempts) == ("completed", 20, 0, 2)
     assert len(await stored_titles(others.engine, job_id)) == 20
-
-
-async def test_the_app_starts_while_the_database_does_not_answer(
-    recovery_settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
-    nobody_listens = URL.create("postgresql+asyncpg", username="postgres", host="127.0.0.1", port=free_port())
-    absent = nobody_listens.set(database="absent")
-
-    async with serve_in_process(create_app("standardized", database_url=absent, settings=recovery_settings)) as app:
-        health = await app.client.get("/health")
-
-    assert health.status_code == 503
-    registrations = [record.getMessage() for record in caplog.records if record.name == "standardized.recovery"]
-    assert any("not registered yet ([Errno 111] Connect call failed" in message for message in registrations)
-
-
-async def test_start_up_stops_on_a_database_error_that_is_no_outage(
-    recovery_settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
-    # A database without the schema: no table to register in, and no waiting makes one.
-    server_url = resolve_server_url(recovery_settings)
-    name = f"playbook_no_schema_{uuid.uuid4().hex[:8]}"
-    no_schema = await create_database(server_url, name, replace=True)
-    try:
-        with pytest.raises(RuntimeError, match=r"^the app did not start: its lifespan failed"):
-            async with serve_in_process(create_app("standardized", database_url=no_schema, settings=recovery_settings)):
-                pass
-    finally:
-        await drop_database(server_url, name)
-
-    assert 'relation "instances" does not exist' in caplog.text
