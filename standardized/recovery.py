@@ -79,7 +79,8 @@ async def registered_instance(*, role: str) -> AsyncIterator[ThisProcess]:
     global _current
     me = ThisProcess(id=uuid.uuid4(), role=role)
     # Written before any job can name this process, so that no sweep elsewhere takes it for gone.
-    # A database that does not answer is no reason not to start; any other error is a bug, and raised.
+    # A database that cannot be used yet (down, not created, without its schema) is no reason not
+    # to start: `/health` says so, and the heartbeat registers this process once it can.
     try:
         async with get_background_session() as session:
             await _insert(session=session, me=me)
