@@ -60,6 +60,29 @@ async def pid_running(engine: AsyncEngine, job_id: str) -> int:
         return pid
 
 
+async def pid_of_a_worker_inside_a_part(engine: AsyncEngine, job_id: str, *, workers: int, within: float = 30.0) -> int:
+    """The pid the job row names, read while each of `workers` one-part-at-a-time workers runs a
+    part of the job: so the process it names is inside a part, not between two."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        async with engine.connect() as connection:
+            pid, running = (
+                await connection.execute(
+                    text(
+                        "SELECT i.pid, (SELECT count(*) FROM procrastinate_jobs q"
+                        " WHERE q.status = 'doing' AND q.args->>'job_id' = :id)"
+                        " FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.id = CAST(:id AS uuid)"
+                    ),
+                    {"id": job_id},
+                )
+            ).one()
+        if running == workers:
+            return int(pid)
+        assert loop.time() < deadline, f"never {workers} parts of job {job_id} running at once"
+        await asyncio.sleep(0.01)
+
+
 async def queue_statuses(engine: AsyncEngine, job_id: str) -> list[str]:
     async with engine.connect() as connection:
         rows = await connection.scalars(
@@ -77,7 +100,7 @@ async def test_two_workers_one_killed_mid_batch_every_item_stored_once(
         async with procrastinate_app(database_url, settings, part_size=10) as app:
             job_id = (await app.client.post("/api/v3/batches", json={"items": items})).json()["id"]
             await wait_for_job(read_engine, job_id, done_at_least(15))
-            doomed = await pid_running(read_engine, job_id)
+            doomed = await pid_of_a_worker_inside_a_part(read_engine, job_id, workers=2)
             [victim] = [worker for worker in workers if worker.pid == doomed]
             victim.kill()
             job = await wait_for_job(read_engine, job_id, finished)
